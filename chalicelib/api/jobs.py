@@ -1,0 +1,79 @@
+"""Jobs: CRUD, enable/disable, one-off schedule."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Call, Reply, bind, decode_cursor, page_reply
+from chalicelib.contracts import jobs as contract
+from chalicelib.contracts.models import JobSpec
+from chalicelib.services import idempotency
+from chalicelib.services import jobs as service
+from chalicelib.settings import get_settings
+from chalicelib.store.models import ApplicationModel, JobModel
+
+bp = Blueprint(__name__)
+
+
+def job_reply(job: JobModel, app: ApplicationModel, status: int | None = None) -> Reply:
+    headers = {"ETag": service.etag(job)}
+    if status == 201:
+        headers["Location"] = f"{get_settings().gateway_url}/_/scheduler/jobs/{job.id}"
+    return Reply(service.to_api(job, app), status=status, headers=headers)
+
+
+def _create(call: Call, spec: JobSpec, operation: str) -> Reply:
+    def action() -> tuple[int, object, dict[str, str]]:
+        reply = job_reply(*service.create(call.user, spec), status=201)
+        return 201, reply.body, reply.headers
+
+    status, body, headers = idempotency.run_once(
+        operation, call.user, call.header("Idempotency-Key"), call.json, action
+    )
+    return Reply(body, status=status, headers=headers)
+
+
+@bind(bp, contract.CREATE)
+def create(call: Call) -> Reply:
+    return _create(call, call.body, contract.CREATE.key)
+
+
+@bind(bp, contract.SCHEDULE)
+def schedule(call: Call) -> Reply:
+    spec = JobSpec.model_validate({**call.body.model_dump(exclude_none=True), "enabled": True})
+    return _create(call, spec, contract.SCHEDULE.key)
+
+
+@bind(bp, contract.LIST)
+def list_jobs(call: Call) -> Reply:
+    query = call.query
+    items, more = service.list_visible(
+        call.user, decode_cursor(query.cursor), query.limit, query.applicationId, query.enabled, query.name
+    )
+    return page_reply(call, items, more, items[-1]["id"] if items else None)
+
+
+@bind(bp, contract.GET)
+def get(call: Call) -> Reply:
+    return job_reply(*service.get_visible(call.user, call.path["id"]))
+
+
+@bind(bp, contract.UPDATE)
+def update(call: Call) -> Reply:
+    return job_reply(*service.update(call.user, call.path["id"], call.body, call.header("If-Match")))
+
+
+@bind(bp, contract.DELETE)
+def delete(call: Call) -> Reply:
+    service.delete(call.user, call.path["id"])
+    return Reply(status=204)
+
+
+@bind(bp, contract.ENABLE)
+def enable(call: Call) -> Reply:
+    return job_reply(*service.set_enabled(call.user, call.path["id"], True))
+
+
+@bind(bp, contract.DISABLE)
+def disable(call: Call) -> Reply:
+    return job_reply(*service.set_enabled(call.user, call.path["id"], False))

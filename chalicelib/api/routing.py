@@ -1,0 +1,203 @@
+"""Bind an operation contract to a Chalice route: authenticate, parse and validate from the declared
+models, call the handler, render the reply or the one error shape. No client input yields a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+from pydantic import BaseModel, TypeAdapter
+from pydantic import ValidationError as PydanticError
+
+from chalicelib import auth
+from chalicelib.auth import Caller
+from chalicelib.contracts.base import Operation
+from chalicelib.contracts.validation import details_of
+from chalicelib.errors import (
+    ApiError,
+    Forbidden,
+    InvalidJson,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+    error_body,
+)
+from chalicelib.settings import get_settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 256 * 1024
+JSON_TYPES = ("application/json",)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the caller, typed path ids, validated query and body, and the raw request."""
+
+    caller: Caller | None
+    path: dict[str, int]
+    query: Any
+    body: Any
+    json: Any
+    request: Request
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name.lower())
+
+    @property
+    def user(self) -> Caller:
+        assert self.caller is not None
+        return self.caller
+
+
+@dataclass
+class Reply:
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Reply | Any]
+
+
+def bind(blueprint: Blueprint, operation: Operation) -> Callable[[Handler], Handler]:
+    """Register `handler` as the route of `operation`."""
+
+    def decorator(handler: Handler) -> Handler:
+        def view(**path: str) -> Response:
+            return dispatch(operation, handler, blueprint.current_request, path)
+
+        view.__name__ = operation.key.replace(".", "_")
+        blueprint.route(operation.path, methods=[operation.method], content_types=["*/*"])(view)
+        return handler
+
+    return decorator
+
+
+def dispatch(operation: Operation, handler: Handler, request: Request, path: dict[str, str]) -> Response:
+    try:
+        caller = _authorize(operation, request)
+        parsed = _parse_json(request) if operation.input else None
+        call = Call(
+            caller=caller,
+            path={name: _path_id(value) for name, value in path.items()},
+            query=_validate(operation.query, _query(request), "") if operation.query else None,
+            body=_validate(operation.input, parsed, "") if operation.input else None,
+            json=parsed,
+            request=request,
+        )
+        result = handler(call)
+        reply = result if isinstance(result, Reply) else Reply(body=result)
+        return render(operation, reply)
+    except ApiError as exc:
+        return error_response(exc)
+    except PydanticError as exc:
+        details = details_of(exc)
+        return error_response(ValidationError(f"{details[0]['field']}: {details[0]['message']}", details))
+    except Exception:
+        log.exception("unhandled error in %s", operation.key)
+        return Response(error_body("INTERNAL", "internal error; it has been logged"), status_code=500)
+
+
+def _authorize(operation: Operation, request: Request) -> Caller | None:
+    if operation.policy.auth == "public":
+        return None
+    caller = auth.authenticate(request.headers)
+    if operation.policy.auth == "admin" and not caller.is_admin:
+        raise Forbidden("this operation needs the scheduler:admin role")
+    return caller
+
+
+def _path_id(value: str) -> int:
+    if not value.isdigit() or len(value) > 16 or int(value) >= 2**53:
+        raise NotFound(f"no resource with id {value[:32]}")
+    return int(value)
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def _parse_json(request: Request) -> Any:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if raw and content_type not in JSON_TYPES and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send Content-Type: application/json, not '{content_type or 'none'}'")
+    if not raw.strip():
+        raise InvalidJson("a JSON object body is required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJson(f"request body is not valid JSON: {exc}") from exc
+
+
+def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValidationError.for_field(prefix or "body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        details = details_of(exc, prefix)
+        raise ValidationError(f"{details[0]['field']}: {details[0]['message']}", details) from exc
+
+
+def render(operation: Operation, reply: Reply) -> Response:
+    status = reply.status or operation.status
+    headers = {"Content-Type": "application/json", **reply.headers}
+    if status == 204:
+        return Response(body="", status_code=204, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+    if get_settings().validate_responses and operation.output is not None and status < 300:
+        TypeAdapter(operation.output).validate_python(reply.body)
+    return Response(body=json.dumps(reply.body), status_code=status, headers=headers)
+
+
+def error_response(exc: ApiError) -> Response:
+    return Response(
+        body=json.dumps(exc.body()),
+        status_code=exc.status,
+        headers={"Content-Type": "application/json", **exc.headers},
+    )
+
+
+# --- pagination -----------------------------------------------------------------------------------
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The id after which a page starts; 400 naming `cursor` when it is not one of ours."""
+    if cursor is None:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+        after = int(value["after"])
+        if not 0 <= after < 2**53:
+            raise ValueError
+        return after
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError.for_field("cursor", "is not a cursor returned by this API") from exc
+
+
+def encode_cursor(after_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
+
+
+def page_reply(call: Call, items: list[dict[str, Any]], more: bool, last_id: int | None) -> Reply:
+    """A bare JSON array; `X-Next-Cursor` and `Link: <…>; rel="next"` announce the next page."""
+    headers: dict[str, str] = {}
+    if more and last_id is not None:
+        cursor = encode_cursor(last_id)
+        path = call.request.path
+        for name, value in (call.request.uri_params or {}).items():
+            path = path.replace("{" + name + "}", quote(value, safe=""))
+        query = urlencode({**_query(call.request), "cursor": cursor})
+        link = f"{get_settings().gateway_url}{path}?{query}"
+        headers = {"X-Next-Cursor": cursor, "Link": f'<{link}>; rel="next"'}
+    return Reply(body=items, headers=headers)

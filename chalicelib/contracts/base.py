@@ -1,0 +1,92 @@
+"""Contract-first operations: each API operation is declared once, with meta, io, policy and acceptance.
+
+Routing validation, error details, the OpenAPI document and the acceptance tests all read these
+declarations, so nothing about an operation is written twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Auth = Literal["public", "user", "admin"]
+Kind = Literal["command", "query"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may call: `public` (no token), `user` (any valid token, tenancy applies), `admin`."""
+
+    auth: Auth = "user"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    given: tuple[str, ...]
+    when: tuple[str, ...]
+    then: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Example:
+    """An acceptance example, run as a test against the real handlers.
+
+    `given` names fixtures the harness creates (`application`, `job`, `one-off job`, `user`); `{applicationId}`
+    and `{jobId}` in the path or input are replaced with their ids. `output` must be a subset of the response.
+    """
+
+    key: str
+    input: dict[str, Any] | None = None
+    output: Any = None
+    status: int = 200
+    given: tuple[str, ...] = ()
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    as_user: str = "admin"
+
+
+@dataclass(frozen=True)
+class Operation:
+    key: str
+    version: str
+    kind: Kind
+    method: str
+    path: str
+    description: str
+    goal: str
+    context: str
+    output: Any
+    status: int = 200
+    input: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    policy: Policy = field(default_factory=Policy)
+    stability: Literal["experimental", "beta", "stable", "deprecated"] = "stable"
+    owners: tuple[str, ...] = ("@scheduler-team",)
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    request_headers: tuple[str, ...] = ()
+    response_headers: tuple[str, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def path_params(self) -> list[str]:
+        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+
+
+REGISTRY: dict[str, Operation] = {}
+
+
+def define(operation: Operation) -> Operation:
+    """Register an operation; keys and (method, path) pairs are unique."""
+    if operation.key in REGISTRY:
+        raise ValueError(f"duplicate operation key {operation.key}")
+    for other in REGISTRY.values():
+        if (other.method, other.path) == (operation.method, operation.path):
+            raise ValueError(f"{operation.key} and {other.key} share {operation.method} {operation.path}")
+    REGISTRY[operation.key] = operation
+    return operation

@@ -1,0 +1,251 @@
+"""Pydantic models at the API boundary: what clients send and what they get back."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.engine import cron
+
+MASK = "********"
+SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+NO_BODY_METHODS = ("GET", "HEAD")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ErrorDetail(Strict):
+    field: str
+    message: str
+
+
+class ErrorInfo(Strict):
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(Strict):
+    error: ErrorInfo
+
+
+# --- applications -------------------------------------------------------------------------------
+
+
+class ApplicationCreate(Strict):
+    name: Annotated[str, Field(pattern=SLUG, description="Unique slug, e.g. `crm`.")]
+    displayName: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Application(Strict):
+    id: int
+    name: str
+    displayName: str
+
+
+# --- task configuration -------------------------------------------------------------------------
+
+
+class BearerAuth(Strict):
+    authMethod: Literal["bearer"]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class BasicAuth(Strict):
+    authMethod: Literal["basic"]
+    username: Annotated[str, Field(min_length=1, max_length=256)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class ApiKeyAuth(Strict):
+    authMethod: Literal["apiKey"]
+    headerName: Annotated[str, Field(pattern=HEADER_NAME.pattern)]
+    key: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+TaskAuth = Annotated[BearerAuth | BasicAuth | ApiKeyAuth, Field(discriminator="authMethod")]
+AUTH_SECRET_FIELDS = ("token", "password", "key")
+
+
+class TaskConfig(Strict):
+    """Where and how to call. Either `endpoint` (+ `path`) or `url`; both may hold `${T…}` parameters."""
+
+    endpoint: Annotated[str | None, Field(max_length=2048, description="Base URL, e.g. https://api.example.com")] = None
+    path: Annotated[str | None, Field(max_length=2048, description="Path appended to endpoint; default `/`.")] = None
+    url: Annotated[str | None, Field(max_length=4096, description="Full URL, instead of endpoint + path.")] = None
+    method: Annotated[str, Field(description="GET, POST, PUT, PATCH, DELETE or HEAD")] = "GET"
+    body: Any = Field(default=None, description="JSON body (POST/PUT/PATCH/DELETE).")
+    headers: dict[str, str] | None = None
+    auth: TaskAuth | None = None
+    timeout: Annotated[int, Field(ge=1000, le=900_000, description="Milliseconds")] = 30_000
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in HTTP_METHODS:
+            raise ValueError(f"must be one of {', '.join(HTTP_METHODS)}")
+        return upper
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, text in (value or {}).items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid header name")
+            if name.lower() in FORBIDDEN_HEADERS:
+                raise ValueError(f"'{name}' is set by the scheduler and cannot be configured")
+            if "\r" in text or "\n" in text or len(text) > 8192:
+                raise ValueError(f"value of '{name}' must be one line of at most 8192 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _target(self) -> TaskConfig:
+        if self.url is not None and (self.endpoint is not None or self.path is not None):
+            raise ValueError("give either url, or endpoint and path, not both")
+        if self.url is None and self.endpoint is None:
+            raise ValueError("endpoint (or url) is required")
+        if self.url is None and self.path is None:
+            self.path = "/"
+        if self.body is not None and self.method in NO_BODY_METHODS:
+            raise ValueError(f"a {self.method} request cannot carry a body")
+        return self
+
+
+class TaskConfigOut(TaskConfig):
+    """As stored, with secrets replaced by `********`."""
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class JobSpec(Strict):
+    """The fields a client writes; the merged result of a PUT is validated as one of these."""
+
+    applicationId: int = Field(ge=1, lt=2**53)
+    name: JobName
+    description: Annotated[str | None, Field(max_length=2000)] = None
+    enabled: bool = True
+    pattern: Annotated[str | None, Field(max_length=256, description="5-field cron, read in `timezone`.")] = None
+    runAt: AwareDatetime | None = Field(default=None, description="One-off run at this instant (ISO-8601).")
+    timezone: Annotated[str, Field(max_length=64, description="IANA zone, default UTC")] = "UTC"
+    taskType: Literal["HttpInvokerTask"] = "HttpInvokerTask"
+    taskConfig: TaskConfig
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        cron.zone(value)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron.validate(value)
+            return " ".join(value.split())
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobSpec:
+        if (self.pattern is None) == (self.runAt is None):
+            raise ValueError("give exactly one of pattern (recurring) and runAt (one-off)")
+        return self
+
+
+class JobCreate(JobSpec):
+    pass
+
+
+class JobUpdate(Strict):
+    """Partial update: top-level fields replace, `taskConfig` keys merge one level deep, null removes."""
+
+    applicationId: int | None = None
+    name: JobName | None = None
+    description: str | None = None
+    enabled: bool | None = None
+    pattern: str | None = None
+    runAt: str | None = None
+    timezone: str | None = None
+    taskType: str | None = None
+    taskConfig: dict[str, Any] | None = None
+
+
+class JobScheduleInput(Strict):
+    """A one-off job: run once at `runAt`."""
+
+    applicationId: int = Field(ge=1, lt=2**53)
+    name: JobName
+    description: Annotated[str | None, Field(max_length=2000)] = None
+    runAt: AwareDatetime
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    taskConfig: TaskConfig
+
+
+class ApplicationRef(Strict):
+    id: int
+    name: str
+    displayName: str
+
+
+class Job(Strict):
+    id: int
+    application: ApplicationRef
+    name: str
+    description: str | None = None
+    enabled: bool
+    pattern: str | None = None
+    runAt: str | None = None
+    timezone: str
+    taskType: Literal["HttpInvokerTask"]
+    taskConfig: TaskConfigOut
+    status: Literal["scheduled", "paused", "completed"]
+    nextRunAt: str | None
+    lastRunAt: str | None = None
+    lastRunStatus: str | None = None
+    createdAt: str
+    createdBy: str | None = None
+    updatedAt: str
+    updatedBy: str | None = None
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+class Page(Strict):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
+
+
+class JobListQuery(Page):
+    applicationId: int | None = Field(default=None, ge=1)
+    enabled: bool | None = None
+    name: Annotated[str | None, Field(max_length=128, description="Name prefix")] = None
+
+
+class ApplicationListQuery(Page):
+    pass
+
+
+class Health(Strict):
+    status: Literal["ok"]
+
+
+def parse_instant(value: str) -> datetime:
+    """ISO-8601 with an offset, as pydantic reads it."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(AwareDatetime).validate_python(value)

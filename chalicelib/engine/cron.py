@@ -1,0 +1,112 @@
+"""Cron patterns with standard crontab semantics, read in a job's IANA time zone.
+
+Five fields (minute hour day-of-month month day-of-week); names (`jan`, `MON-FRI`), `7` as Sunday,
+and when both day fields are restricted a time matches if either does (Vixie cron). Extensions that
+croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+from chalicelib.clock import from_ms, to_ms
+
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAYS = "sun|mon|tue|wed|thu|fri|sat"
+_FIELDS = (
+    ("minute", 0, 59, None),
+    ("hour", 0, 23, None),
+    ("day-of-month", 1, 31, None),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _DAYS),
+)
+
+
+class CronError(ValueError):
+    """A pattern or time zone that cannot be scheduled; the message says why."""
+
+
+def _field_regex(names: str | None) -> re.Pattern[str]:
+    atom = r"\d{1,2}" if names is None else rf"(?:\d{{1,2}}|{names})"
+    item = rf"(?:\*|{atom}(?:-{atom})?)(?:/\d{{1,2}})?"
+    return re.compile(rf"^{item}(?:,{item})*$", re.IGNORECASE)
+
+
+_REGEXES = [_field_regex(names) for _, _, _, names in _FIELDS]
+
+
+def _check_field(text: str, index: int) -> None:
+    label, low, high, _ = _FIELDS[index]
+    if not _REGEXES[index].match(text):
+        raise CronError(f"{label} field '{text}' is not valid crontab syntax")
+    for number in re.findall(r"(?<![/\d])\d+", text):
+        if not low <= int(number) <= high:
+            raise CronError(f"{label} value {number} is out of range {low}-{high}")
+    for start, end in re.findall(r"(?<![/\d])(\d+)-(\d+)", text):
+        if int(start) > int(end):
+            raise CronError(f"{label} range {start}-{end} runs backwards")
+    for step in re.findall(r"/(\d+)", text):
+        if int(step) == 0:
+            raise CronError(f"{label} step must be at least 1")
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`, or CronError."""
+    if name not in _zone_names():
+        raise CronError(f"unknown time zone '{name}'; use an IANA name such as Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CronError(f"unknown time zone '{name}'") from exc
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones()) | {"UTC"}
+    return _ZONES
+
+
+def validate(pattern: str, timezone: str = "UTC") -> None:
+    """Refuse anything that is not a 5-field crontab line that fires at least once."""
+    fields = pattern.split()
+    if pattern.strip().startswith("@"):
+        raise CronError("macros such as @daily or @reboot are not supported; write the 5 fields")
+    if len(fields) != 5:
+        raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
+    for index, text in enumerate(fields):
+        _check_field(text, index)
+    tz = zone(timezone)
+    try:
+        croniter(" ".join(fields), datetime(2024, 1, 1, tzinfo=tz)).get_next(datetime)
+    except CroniterBadDateError as exc:
+        raise CronError("the pattern never fires (no date matches it)") from exc
+    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        raise CronError(f"not a valid cron pattern: {exc}") from exc
+
+
+def next_after(pattern: str, timezone: str, after_ms: int) -> int:
+    """The first slot (epoch ms) strictly after `after_ms` at which `pattern` fires in `timezone`."""
+    local = from_ms(after_ms).astimezone(zone(timezone))
+    nxt = croniter(" ".join(pattern.split()), local).get_next(datetime)
+    return to_ms(nxt)
+
+
+def upcoming(pattern: str, timezone: str, after_ms: int, count: int) -> list[int]:
+    slots: list[int] = []
+    cursor = after_ms
+    for _ in range(count):
+        cursor = next_after(pattern, timezone, cursor)
+        slots.append(cursor)
+    return slots
+
+
+def seconds_between(a_ms: int, b_ms: int) -> float:
+    return timedelta(milliseconds=b_ms - a_ms).total_seconds()

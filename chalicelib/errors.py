@@ -1,0 +1,93 @@
+"""HTTP errors: one base with a status and a stable code; the JSON error shape lives here only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error a client caused or may act on; rendered as `{"error": {code, message, details}}`."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(
+        self,
+        message: str,
+        details: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> ApiError:
+        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+class ValidationError(ApiError):
+    status, code = 400, "VALIDATION_ERROR"
+
+
+class InvalidJson(ApiError):
+    status, code = 400, "INVALID_JSON"
+
+
+class UrlNotAllowed(ApiError):
+    status, code = 400, "URL_NOT_ALLOWED"
+
+
+class Unauthenticated(ApiError):
+    status, code = 401, "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class PreconditionFailed(ApiError):
+    status, code = 412, "PRECONDITION_FAILED"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
+class IdempotencyMismatch(ApiError):
+    status, code = 422, "IDEMPOTENCY_MISMATCH"
+
+
+ALL_ERRORS: tuple[type[ApiError], ...] = (
+    ValidationError,
+    InvalidJson,
+    UrlNotAllowed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    IdempotencyMismatch,
+)

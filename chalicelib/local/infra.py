@@ -1,0 +1,57 @@
+"""Create infra/template.yaml in an AWS endpoint (moto locally) and read back its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.safe_load(TEMPLATE.read_text())
+
+
+def create_stack(prefix: str = "scheduler", stack_name: str = "scheduler-local") -> dict[str, str]:
+    """Create the stack (idempotent) and return its outputs; also applies TTL, which moto's CFN skips."""
+    cfn = boto3.client("cloudformation")
+    existing = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    if stack_name not in existing:
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=TEMPLATE.read_text(),
+            Parameters=[{"ParameterKey": "Prefix", "ParameterValue": prefix}],
+        )
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 1})
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    _apply_ttl(prefix)
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _apply_ttl(prefix: str) -> None:
+    dynamodb = boto3.client("dynamodb")
+    for resource in load_template()["Resources"].values():
+        props = resource.get("Properties", {})
+        ttl = props.get("TimeToLiveSpecification")
+        if resource["Type"] == "AWS::DynamoDB::Table" and ttl:
+            name = props["TableName"]["Fn::Sub"].replace("${Prefix}", prefix)
+            current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+            if current.get("TimeToLiveStatus") != "ENABLED":
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+
+def stack_env(outputs: dict[str, str]) -> dict[str, str]:
+    """The settings environment the stack's outputs feed (the same names `.chalice/config.json` uses)."""
+    return {
+        "APPLICATIONS_TABLE": outputs["ApplicationsTableName"],
+        "JOBS_TABLE": outputs["JobsTableName"],
+        "EXECUTIONS_TABLE": outputs["ExecutionsTableName"],
+        "KEYS_TABLE": outputs["KeysTableName"],
+        "INVOKER_QUEUE_URL": outputs["InvokerQueueUrl"],
+        "EVENT_BUS_NAME": outputs["EventBusName"],
+    }

@@ -1,0 +1,34 @@
+"""Applications: create (admin), list and get within the caller's tenancy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.auth import Caller
+from chalicelib.contracts.models import ApplicationCreate
+from chalicelib.errors import Conflict
+from chalicelib.services import tenancy
+from chalicelib.store import applications as app_store
+from chalicelib.store.models import ApplicationModel
+
+
+def to_api(app: ApplicationModel) -> dict[str, Any]:
+    return {"id": int(app.id), "name": app.name, "displayName": app.displayName}
+
+
+def create(caller: Caller, spec: ApplicationCreate) -> ApplicationModel:
+    try:
+        return app_store.create(spec.name, spec.displayName, caller.user)
+    except app_store.NameTaken as exc:
+        raise Conflict(
+            f"an application named {spec.name} already exists", [{"field": "name", "message": "taken"}]
+        ) from exc
+
+
+def list_visible(caller: Caller, after_id: int, limit: int) -> tuple[list[ApplicationModel], bool]:
+    apps = [app for app in app_store.all_applications() if caller.may_manage(app.name) and app.id > after_id]
+    return apps[:limit], len(apps) > limit
+
+
+def get(caller: Caller, application_id: int) -> ApplicationModel:
+    return tenancy.visible_application(caller, application_id)

@@ -1,0 +1,258 @@
+"""Jobs: validation of the whole job, tenancy, next-run computation, ETags, secrets and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError as PydanticError
+
+from chalicelib import events
+from chalicelib.auth import Caller
+from chalicelib.clock import iso, now_ms, to_ms
+from chalicelib.contracts.models import JobSpec, JobUpdate, TaskConfig
+from chalicelib.contracts.validation import details_of
+from chalicelib.engine import cron
+from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from chalicelib.invoker import guard, params
+from chalicelib.masking import keep_masked_secrets, mask_task_config
+from chalicelib.services import tenancy
+from chalicelib.store import applications as app_store
+from chalicelib.store import jobs as job_store
+from chalicelib.store import keys
+from chalicelib.store.models import ApplicationModel, JobModel
+
+SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone")
+
+
+def status_of(job: JobModel) -> str:
+    if job.completedAt is not None:
+        return "completed"
+    if not job.enabled:
+        return "paused"
+    return "scheduled" if job.nextRunAt is not None else "completed"
+
+
+def etag(job: JobModel) -> str:
+    return f'"{int(job.version)}"'
+
+
+def to_api(job: JobModel, app: ApplicationModel | None) -> dict[str, Any]:
+    """The job as clients see it: ISO times, derived status, secrets masked."""
+    body: dict[str, Any] = {
+        "id": int(job.id),
+        "application": {
+            "id": int(job.applicationId),
+            "name": app.name if app else "",
+            "displayName": app.displayName if app else "",
+        },
+        "name": job.name,
+        "description": job.description,
+        "enabled": job.enabled,
+        "pattern": job.pattern,
+        "runAt": iso(job.runAt),
+        "timezone": job.timezone,
+        "taskType": job.taskType,
+        "taskConfig": mask_task_config(job.taskConfig),
+        "status": status_of(job),
+        "nextRunAt": iso(job.nextRunAt),
+        "lastRunAt": iso(job.lastRunAt),
+        "lastRunStatus": job.lastRunStatus,
+        "createdAt": iso(job.createdAt),
+        "createdBy": job.createdBy,
+        "updatedAt": iso(job.updatedAt),
+        "updatedBy": job.updatedBy,
+    }
+    keep_null = {"nextRunAt"}
+    return {key: value for key, value in body.items() if value is not None or key in keep_null}
+
+
+def publish(detail_type: str, job: JobModel, app: ApplicationModel | None) -> None:
+    events.publish(detail_type, {"job": to_api(job, app)})
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def stored_task_config(config: TaskConfig) -> dict[str, Any]:
+    return config.model_dump(exclude_none=True)
+
+
+def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
+    """Rules that span fields or need the outside world: schedule shape, runAt, placeholders, URL guard."""
+    if (spec.pattern is None) == (spec.runAt is None):
+        raise ValidationError.for_field("pattern", "give exactly one of pattern (recurring) and runAt (one-off)")
+    if spec.runAt is not None and schedule_changed and to_ms(spec.runAt) <= now_ms():
+        raise ValidationError.for_field("runAt", "must be in the future")
+    config = stored_task_config(spec.taskConfig)
+    params.check_task_config(config)
+    guard.check_task_config(config)
+
+
+def first_run(job: JobModel, after_ms: int) -> int | None:
+    if job.completedAt is not None:
+        return None
+    if job.runAt is not None:
+        return int(job.runAt)
+    assert job.pattern is not None
+    return cron.next_after(job.pattern, job.timezone, after_ms)
+
+
+def _apply_spec(job: JobModel, spec: JobSpec) -> None:
+    job.applicationId = spec.applicationId
+    job.name = spec.name.strip()
+    job.description = spec.description
+    job.enabled = spec.enabled
+    job.pattern = spec.pattern
+    job.runAt = to_ms(spec.runAt) if spec.runAt else None
+    job.timezone = spec.timezone
+    job.taskType = spec.taskType
+    job.taskConfig = stored_task_config(spec.taskConfig)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def get_visible(caller: Caller, job_id: int) -> tuple[JobModel, ApplicationModel]:
+    job = job_store.get(job_id)
+    app = app_store.get(int(job.applicationId)) if job else None
+    if job is None or app is None or not caller.may_manage(app.name):
+        raise NotFound(f"job {job_id} not found")
+    return job, app
+
+
+def list_visible(
+    caller: Caller, after_id: int, limit: int, application_id: int | None, enabled: bool | None, name: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    if application_id is not None:
+        app_ids = [int(tenancy.visible_application(caller, application_id).id)]
+    else:
+        app_ids = tenancy.visible_application_ids(caller)
+    found, more = job_store.list_for_applications(app_ids, after_id, limit, enabled, name)
+    apps = app_store.get_many({int(job.applicationId) for job in found})
+    return [to_api(job, apps.get(int(job.applicationId))) for job in found], more
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def create(caller: Caller, spec: JobSpec) -> tuple[JobModel, ApplicationModel]:
+    app = tenancy.writable_application(caller, spec.applicationId)
+    check_spec(spec, schedule_changed=True)
+    moment = now_ms()
+    job = JobModel(
+        keys.allocate_ids("job"),
+        createdAt=moment,
+        createdBy=caller.user,
+        updatedAt=moment,
+        updatedBy=caller.user,
+        version=1,
+    )
+    _apply_spec(job, spec)
+    job_store.set_next_run(job, first_run(job, moment))
+    try:
+        job_store.create(job)
+    except job_store.NameTaken as exc:
+        raise _name_conflict(job.name) from exc
+    publish("scheduler.job.created", job, app)
+    return job, app
+
+
+def _name_conflict(name: str) -> Conflict:
+    return Conflict(f"a job named {name} already exists in this application", [{"field": "name", "message": "taken"}])
+
+
+def matches(if_match: str | None, job: JobModel) -> bool:
+    if if_match is None:
+        return True
+    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    return "*" in tags or etag(job) in tags
+
+
+def spec_of(job: JobModel) -> dict[str, Any]:
+    spec = {
+        "applicationId": int(job.applicationId),
+        "name": job.name,
+        "description": job.description,
+        "enabled": job.enabled,
+        "pattern": job.pattern,
+        "runAt": iso(job.runAt),
+        "timezone": job.timezone,
+        "taskType": job.taskType,
+        "taskConfig": job.taskConfig,
+    }
+    return {key: value for key, value in spec.items() if value is not None}
+
+
+def merge(job: JobModel, patch: JobUpdate) -> dict[str, Any]:
+    """Top-level fields replace; taskConfig keys merge one level deep; null removes."""
+    merged = spec_of(job)
+    for field in patch.model_fields_set:
+        value = getattr(patch, field)
+        if field == "taskConfig" and value is not None:
+            config = dict(job.taskConfig)
+            for key, item in value.items():
+                if item is None:
+                    config.pop(key, None)
+                else:
+                    config[key] = item
+            merged["taskConfig"] = keep_masked_secrets(config, job.taskConfig)
+        elif value is None:
+            merged.pop(field, None)
+        else:
+            merged[field] = value
+    if merged.get("applicationId") != int(job.applicationId):
+        raise ValidationError.for_field("applicationId", "cannot be changed; create the job in the other application")
+    return merged
+
+
+def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) -> tuple[JobModel, ApplicationModel]:
+    job, app = get_visible(caller, job_id)
+    if not matches(if_match, job):
+        raise PreconditionFailed(f"job {job_id} has changed (ETag {etag(job)}); read it again")
+    try:
+        spec = JobSpec.model_validate(merge(job, patch))
+    except PydanticError as exc:
+        raise ValidationError("the updated job is not valid", details_of(exc)) from exc
+    schedule_changed = any(field in patch.model_fields_set for field in SCHEDULE_FIELDS)
+    check_spec(spec, schedule_changed="runAt" in patch.model_fields_set)
+    old_version, old_name, old_run_at = int(job.version), job.name, job.runAt
+    _apply_spec(job, spec)
+    if job.runAt != old_run_at:
+        job.completedAt = None
+    if schedule_changed:
+        job_store.set_next_run(job, first_run(job, now_ms()))
+    job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), caller.user
+    try:
+        job_store.replace(job, old_version, old_name)
+    except job_store.NameTaken as exc:
+        raise _name_conflict(job.name) from exc
+    except job_store.StaleVersion as exc:
+        raise PreconditionFailed(f"job {job_id} changed while it was being updated; read it again") from exc
+    publish("scheduler.job.updated", job, app)
+    return job, app
+
+
+def delete(caller: Caller, job_id: int) -> None:
+    job, app = get_visible(caller, job_id)
+    if not job_store.delete(job):
+        raise NotFound(f"job {job_id} not found")
+    publish("scheduler.job.deleted", job, app)
+
+
+def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[JobModel, ApplicationModel]:
+    """Enable or disable; idempotent (no write, no event when nothing changes)."""
+    for _ in range(3):
+        job, app = get_visible(caller, job_id)
+        if job.enabled == enabled:
+            return job, app
+        old_version = int(job.version)
+        job.enabled = enabled
+        job_store.set_next_run(job, first_run(job, now_ms()) if enabled else None)
+        job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), caller.user
+        try:
+            job_store.replace(job, old_version, job.name)
+        except job_store.StaleVersion:
+            continue
+        publish("scheduler.job.updated", job, app)
+        return job, app
+    raise Conflict(f"job {job_id} is being changed concurrently; retry")

@@ -1,0 +1,55 @@
+"""Applications: an item per application plus a claim on its unique name."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.clock import now_ms
+from chalicelib.store import keys
+from chalicelib.store.models import ApplicationModel, KeyModel, connection
+
+
+class NameTaken(Exception):
+    """Another application already has this name."""
+
+
+def create(name: str, display_name: str, created_by: str | None) -> ApplicationModel:
+    app = ApplicationModel(
+        keys.allocate_ids("application"), name=name, displayName=display_name, createdAt=now_ms(), createdBy=created_by
+    )
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(KeyModel(keys.app_name_key(name), ref=app.id), condition=KeyModel.key.does_not_exist())
+            tx.save(app, condition=ApplicationModel.id.does_not_exist())
+    except TransactWriteError as exc:
+        raise NameTaken(name) from exc
+    return app
+
+
+def get(application_id: int) -> ApplicationModel | None:
+    try:
+        return ApplicationModel.get(application_id)
+    except DoesNotExist:
+        return None
+
+
+def get_many(ids: set[int]) -> dict[int, ApplicationModel]:
+    if not ids:
+        return {}
+    return {int(app.id): app for app in ApplicationModel.batch_get(list(ids))}
+
+
+def all_applications() -> list[ApplicationModel]:
+    """Every application, by id. Applications are few (tenants), so a scan is the right tool here."""
+    return sorted(ApplicationModel.scan(), key=lambda app: app.id)
+
+
+def ids_for_names(names: frozenset[str]) -> list[int]:
+    found = keys.refs([keys.app_name_key(name) for name in names])
+    return sorted(found.values())
+
+
+def find_by_name(name: str) -> ApplicationModel | None:
+    ids = ids_for_names(frozenset([name]))
+    return get(ids[0]) if ids else None

@@ -1,0 +1,127 @@
+"""Jobs: the job item, the claim on its name within its application, and the due index.
+
+API writes that touch the name claim are transactions (rare, small); the engine's per-run writes are
+single conditional updates.
+"""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.store.models import JobModel, KeyModel, connection
+
+
+class NameTaken(Exception):
+    """Another job of the application has this name."""
+
+
+class StaleVersion(Exception):
+    """The job changed (or vanished) since it was read."""
+
+
+def due_shard(job_id: int) -> int:
+    return job_id % get_settings().due_shards
+
+
+def set_next_run(job: JobModel, next_run_at: int | None) -> None:
+    """Place the job in the sparse due index, or out of it when it has no next run or is disabled."""
+    job.nextRunAt = next_run_at if job.enabled else None
+    job.dueShard = due_shard(int(job.id)) if job.nextRunAt is not None else None
+
+
+def get(job_id: int) -> JobModel | None:
+    try:
+        return JobModel.get(job_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _reasons(exc: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in exc.cancellation_reasons]
+
+
+def create(job: JobModel) -> None:
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(
+                KeyModel(keys.job_name_key(int(job.applicationId), job.name), ref=job.id),
+                condition=KeyModel.key.does_not_exist(),
+            )
+            tx.save(job, condition=JobModel.id.does_not_exist())
+    except TransactWriteError as exc:
+        raise NameTaken(job.name) from exc
+
+
+def replace(job: JobModel, expected_version: int, old_name: str) -> None:
+    """Write the whole job if its stored version is `expected_version`; moves the name claim on rename."""
+    condition = JobModel.version == expected_version
+    if job.name == old_name:
+        try:
+            job.save(condition=condition)
+        except PutError as exc:
+            if keys.is_condition_failure(exc):
+                raise StaleVersion() from exc
+            raise
+        return
+    app_id = int(job.applicationId)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(KeyModel(keys.job_name_key(app_id, job.name), ref=job.id), condition=KeyModel.key.does_not_exist())
+            tx.delete(KeyModel(keys.job_name_key(app_id, old_name)), condition=KeyModel.ref == job.id)
+            tx.save(job, condition=condition)
+    except TransactWriteError as exc:
+        reasons = _reasons(exc)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise NameTaken(job.name) from exc
+        raise StaleVersion() from exc
+
+
+def update(job: JobModel, actions: list, condition: Condition) -> bool:  # type: ignore[type-arg]
+    """A conditional update; False when the condition failed."""
+    try:
+        job.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if keys.is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def delete(job: JobModel) -> bool:
+    """Delete the job and free its name; False when it was already gone."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.delete(job, condition=JobModel.id.exists())
+            tx.delete(KeyModel(keys.job_name_key(int(job.applicationId), job.name)), condition=KeyModel.ref == job.id)
+    except (TransactWriteError, DeleteError) as exc:
+        if isinstance(exc, TransactWriteError) and any(_reasons(exc)):
+            return False
+        raise
+    return True
+
+
+def list_for_applications(
+    application_ids: list[int],
+    after_id: int,
+    limit: int,
+    enabled: bool | None = None,
+    name_prefix: str | None = None,
+) -> tuple[list[JobModel], bool]:
+    """Jobs of these applications with id > after_id, by id; also whether more follow."""
+    condition: Condition | None = None
+    if enabled is not None:
+        condition = JobModel.enabled == enabled
+    if name_prefix:
+        prefix_condition = JobModel.name.startswith(name_prefix)
+        condition = prefix_condition if condition is None else condition & prefix_condition
+    found: list[JobModel] = []
+    for app_id in application_ids:
+        found.extend(
+            JobModel.by_application.query(app_id, JobModel.id > after_id, filter_condition=condition, limit=limit + 1)
+        )
+    found.sort(key=lambda job: job.id)
+    return found[:limit], len(found) > limit

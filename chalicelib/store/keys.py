@@ -1,0 +1,64 @@
+"""Small records in the keys table: unique-name claims, id counters and idempotency records."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from chalicelib.store.models import KeyModel
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def app_name_key(name: str) -> str:
+    return f"appname#{name}"
+
+
+def job_name_key(application_id: int, name: str) -> str:
+    return f"jobname#{application_id}#{name}"
+
+
+def allocate_ids(counter: str, count: int = 1) -> int:
+    """Reserve `count` consecutive ids from a counter; returns the last one. For rare writes only."""
+    item = KeyModel(f"counter#{counter}")
+    item.update(actions=[KeyModel.value.add(count)])
+    return int(item.value)
+
+
+def get(key: str) -> KeyModel | None:
+    try:
+        return KeyModel.get(key, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def refs(keys: list[str]) -> dict[str, int]:
+    """key → ref for the keys that exist."""
+    found: dict[str, int] = {}
+    for item in KeyModel.batch_get(list(dict.fromkeys(keys))):
+        if item.ref is not None:
+            found[item.key] = int(item.ref)
+    return found
+
+
+def put_new(key: str, data: dict[str, Any], ttl_seconds: int) -> bool:
+    """Create `key` unless it exists; False when someone else holds it."""
+    try:
+        KeyModel(key, data=data, expiresAt=int(time.time()) + ttl_seconds).save(condition=KeyModel.key.does_not_exist())
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def put(key: str, data: dict[str, Any], ttl_seconds: int) -> None:
+    KeyModel(key, data=data, expiresAt=int(time.time()) + ttl_seconds).save()
+
+
+def delete(key: str) -> None:
+    KeyModel(key).delete()

@@ -1,0 +1,182 @@
+"""PynamoDB models of the four tables defined in infra/template.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+
+def _meta(table: str) -> type:
+    settings = get_settings()
+
+    class Meta:
+        table_name = table
+        region = settings.region
+        host = settings.aws_endpoint_url
+        max_retry_attempts = 3
+        connect_timeout_seconds = 5
+        read_timeout_seconds = 10
+
+    return Meta
+
+
+class ApplicationModel(Model):
+    Meta = _meta(get_settings().applications_table)
+    id = NumberAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    displayName = UnicodeAttribute()
+    createdAt = NumberAttribute()
+    createdBy = UnicodeAttribute(null=True)
+
+
+class JobsByApplication(GlobalSecondaryIndex["JobModel"]):
+    class Meta:
+        index_name = "by-application"
+        projection = AllProjection()
+
+    applicationId = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class JobsDue(GlobalSecondaryIndex["JobModel"]):
+    class Meta:
+        index_name = "due-index"
+        projection = IncludeProjection(["applicationId", "pattern", "timezone", "runAt"])
+
+    dueShard = NumberAttribute(hash_key=True)
+    nextRunAt = NumberAttribute(range_key=True)
+
+
+class JobModel(Model):
+    """A job. Times are epoch ms; `taskConfig` keeps secrets in clear (masked only on the way out)."""
+
+    Meta = _meta(get_settings().jobs_table)
+    id = NumberAttribute(hash_key=True)
+    applicationId = NumberAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute()
+    pattern = UnicodeAttribute(null=True)
+    runAt = NumberAttribute(null=True)
+    timezone = UnicodeAttribute()
+    taskType = UnicodeAttribute()
+    taskConfig: JSONAttribute = JSONAttribute()
+    createdAt = NumberAttribute()
+    createdBy = UnicodeAttribute(null=True)
+    updatedAt = NumberAttribute()
+    updatedBy = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    nextRunAt = NumberAttribute(null=True)
+    dueShard = NumberAttribute(null=True)
+    completedAt = NumberAttribute(null=True)
+    lastRunAt = NumberAttribute(null=True)
+    lastRunStatus = UnicodeAttribute(null=True)
+
+    by_application = JobsByApplication()
+    due = JobsDue()
+
+
+class ExecutionsById(GlobalSecondaryIndex["ExecutionModel"]):
+    class Meta:
+        index_name = "by-id"
+        projection = KeysOnlyProjection()
+
+    id = NumberAttribute(hash_key=True)
+
+
+class ExecutionsByApplication(GlobalSecondaryIndex["ExecutionModel"]):
+    class Meta:
+        index_name = "by-application"
+        projection = KeysOnlyProjection()
+
+    applicationId = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class ExecutionsInflight(GlobalSecondaryIndex["ExecutionModel"]):
+    class Meta:
+        index_name = "inflight-index"
+        projection = KeysOnlyProjection()
+
+    inflightShard = NumberAttribute(hash_key=True)
+    slot = NumberAttribute(range_key=True)
+
+
+class ExecutionModel(Model):
+    """One run of a job at one slot (epoch ms). Written pending by the tick, finished by the invoker."""
+
+    Meta = _meta(get_settings().executions_table)
+    jobId = NumberAttribute(hash_key=True)
+    slot = NumberAttribute(range_key=True)
+    id = NumberAttribute()
+    applicationId = NumberAttribute()
+    status = UnicodeAttribute()
+    trigger = UnicodeAttribute()
+    attempt = NumberAttribute(default=0)
+    createdAt = NumberAttribute()
+    createdBy = UnicodeAttribute(null=True)
+    startedAt = NumberAttribute(null=True)
+    finishedAt = NumberAttribute(null=True)
+    durationMs = NumberAttribute(null=True)
+    lagMs = NumberAttribute(null=True)
+    jobSnapshot: JSONAttribute = JSONAttribute(null=True)
+    result: JSONAttribute = JSONAttribute(null=True)
+    error: JSONAttribute = JSONAttribute(null=True)
+    inflightShard = NumberAttribute(null=True)
+    expiresAt = NumberAttribute()
+
+    by_id = ExecutionsById()
+    by_application = ExecutionsByApplication()
+    inflight = ExecutionsInflight()
+
+
+class KeyModel(Model):
+    """Claims and small records addressed by a string key: `appname#…`, `jobname#…`, `idem#…`, `counter#…`."""
+
+    Meta = _meta(get_settings().keys_table)
+    key = UnicodeAttribute(hash_key=True)
+    ref = NumberAttribute(null=True)
+    value = NumberAttribute(null=True)
+    data: JSONAttribute = JSONAttribute(null=True)
+    expiresAt = NumberAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ApplicationModel, JobModel, ExecutionModel, KeyModel)
+
+
+def reset_connections() -> None:
+    """Drop cached clients so the next call binds to the current endpoint (tests start moto per test)."""
+    global _CONNECTION
+    _CONNECTION = None
+    for model in ALL_MODELS:
+        model._connection = None
+        for index in (getattr(model, name) for name in dir(model)):
+            if isinstance(index, GlobalSecondaryIndex):
+                index._connection = None
+
+
+def plain(item: Model) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.get_attributes()}
+
+
+_CONNECTION: Connection | None = None
+
+
+def connection() -> Connection:
+    """A shared low-level connection for transactions (building one costs a botocore client)."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        settings = get_settings()
+        _CONNECTION = Connection(region=settings.region, host=settings.aws_endpoint_url)
+    return _CONNECTION

@@ -1,0 +1,157 @@
+"""Shared fixtures: moto with the tables from infra/template.yaml, the Chalice test client, tokens,
+and a real local HTTP server as a call target."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["environment_variables"]
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "VALIDATE_RESPONSES": "1",
+        "JWT_SECRET": "test-secret-0123456789abcdef0123456789",
+        "GATEWAY_URL": "http://127.0.0.1:8000",
+        **STAGE_ENV,
+    }
+)
+for name in ("AWS_ENDPOINT_URL", "ALLOWED_TARGET_HOSTS", "INTERNAL_HOSTS", "JWT_JWKS_URL", "AWS_PROFILE"):
+    os.environ.pop(name, None)
+
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import events
+from chalicelib.auth import ADMIN_ROLE, issue_dev_token
+from chalicelib.local.infra import create_stack
+from chalicelib.settings import get_settings
+from chalicelib.store.models import reset_connections
+
+STACK_PREFIX = "scheduler-dev"
+
+
+def reset_caches() -> None:
+    get_settings.cache_clear()
+    reset_connections()
+    events.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A fresh moto account with the stack created from infra/template.yaml."""
+    with mock_aws():
+        reset_caches()
+        create_stack(prefix=STACK_PREFIX)
+        yield
+    reset_caches()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Change settings for one test: `settings_env.setenv(...)`, caches dropped before and after."""
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def error_fields(self) -> list[str]:
+        return [detail["field"] for detail in self.json["error"]["details"]]
+
+
+class Api:
+    """The Chalice test client with tokens and JSON handled."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.token = token("admin", admin=True)
+
+    def as_user(self, user_token: str | None) -> Api:
+        other = Api(self.client)
+        other.token = user_token  # type: ignore[assignment]
+        return other
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+    ) -> Answer:
+        sent = {"Content-Type": "application/json"}
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        sent.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        response = self.client.http.request(method, path, headers=sent, body=payload)
+        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.body)
+
+    def get(self, path: str, **kw: Any) -> Answer:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> Answer:
+        return self.request("PUT", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Answer:
+        return self.request("DELETE", path, **kw)
+
+    # -- shortcuts for setting the scene --
+
+    def make_app(self, name: str = "demo", display: str = "Demo") -> dict[str, Any]:
+        answer = self.post("/_/scheduler/applications", {"name": name, "displayName": display})
+        assert answer.status == 201, answer.body
+        return answer.json
+
+    def make_job(self, application_id: int, name: str = "nightly-sync", **fields: Any) -> dict[str, Any]:
+        body = {
+            "applicationId": application_id,
+            "name": name,
+            "pattern": "0 2 * * *",
+            "taskConfig": {"endpoint": "https://api.example.com", "method": "POST", "path": "/sync"},
+            **fields,
+        }
+        answer = self.post("/_/scheduler/jobs", body)
+        assert answer.status == 201, answer.body
+        return answer.json
+
+
+def token(sub: str, admin: bool = False, apps: list[str] | None = None) -> str:
+    return issue_dev_token(sub, roles=[ADMIN_ROLE] if admin else [], apps=apps or [])
+
+
+@pytest.fixture
+def api(aws: None) -> Iterator[Api]:
+    from app import app
+
+    with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def member(api: Api) -> Api:
+    """A user who may manage the `demo` application only."""
+    return api.as_user(token("mia", apps=["demo"]))
+
+
+@pytest.fixture
+def outsider(api: Api) -> Api:
+    """A user who may manage only `other`."""
+    return api.as_user(token("oscar", apps=["other"]))
