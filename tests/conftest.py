@@ -155,3 +155,40 @@ def member(api: Api) -> Api:
 def outsider(api: Api) -> Api:
     """A user who may manage only `other`."""
     return api.as_user(token("oscar", apps=["other"]))
+
+
+@dataclass
+class Live:
+    """The app served over real HTTP by Chalice's local server (same process, so moto applies)."""
+
+    base: str
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live(aws: None) -> Iterator[Live]:
+    import threading
+
+    from chalice.cli import factory
+    from chalice.local import create_local_server
+
+    from app import app
+
+    port = free_port()
+    config = factory.CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
+    server = create_local_server(app, config, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Live(f"http://127.0.0.1:{port}")
+    server.shutdown()
+    server.server.server_close()

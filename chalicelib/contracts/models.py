@@ -133,7 +133,10 @@ JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\
 
 
 class JobSpec(Strict):
-    """The fields a client writes; the merged result of a PUT is validated as one of these."""
+    """The fields a client writes; the merged result of a PUT is validated as one of these.
+
+    Exactly one of `pattern` and `runAt` is required (checked by the jobs service, which names the field).
+    """
 
     applicationId: int = Field(ge=1, lt=2**53)
     name: JobName
@@ -158,12 +161,6 @@ class JobSpec(Strict):
             cron.validate(value)
             return " ".join(value.split())
         return value
-
-    @model_validator(mode="after")
-    def _one_schedule(self) -> JobSpec:
-        if (self.pattern is None) == (self.runAt is None):
-            raise ValueError("give exactly one of pattern (recurring) and runAt (one-off)")
-        return self
 
 
 class JobCreate(JobSpec):

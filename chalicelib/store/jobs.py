@@ -6,7 +6,7 @@ single conditional updates.
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -40,10 +40,6 @@ def get(job_id: int) -> JobModel | None:
         return None
 
 
-def _reasons(exc: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason else None for reason in exc.cancellation_reasons]
-
-
 def create(job: JobModel) -> None:
     try:
         with TransactWrite(connection=connection()) as tx:
@@ -74,8 +70,9 @@ def replace(job: JobModel, expected_version: int, old_name: str) -> None:
             tx.delete(KeyModel(keys.job_name_key(app_id, old_name)), condition=KeyModel.ref == job.id)
             tx.save(job, condition=condition)
     except TransactWriteError as exc:
-        reasons = _reasons(exc)
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        # PynamoDB groups items by kind, so cancellation reasons are not in call order: ask the claim.
+        claim = keys.get(keys.job_name_key(app_id, job.name))
+        if claim is not None and claim.ref != job.id:
             raise NameTaken(job.name) from exc
         raise StaleVersion() from exc
 
@@ -97,8 +94,8 @@ def delete(job: JobModel) -> bool:
         with TransactWrite(connection=connection()) as tx:
             tx.delete(job, condition=JobModel.id.exists())
             tx.delete(KeyModel(keys.job_name_key(int(job.applicationId), job.name)), condition=KeyModel.ref == job.id)
-    except (TransactWriteError, DeleteError) as exc:
-        if isinstance(exc, TransactWriteError) and any(_reasons(exc)):
+    except TransactWriteError as exc:
+        if any(reason is not None for reason in exc.cancellation_reasons):
             return False
         raise
     return True

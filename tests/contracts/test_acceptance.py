@@ -1,0 +1,87 @@
+"""Every contract's acceptance examples run against the real handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.contracts.base import REGISTRY, Example, Operation
+from chalicelib.contracts.openapi import document  # noqa: F401 - registers every operation
+from tests.conftest import token
+
+USERS = {
+    "admin": lambda: token("admin", admin=True),
+    "member": lambda: token("mia", apps=["demo"]),
+    "outsider": lambda: token("oscar", apps=["other"]),
+}
+CASES = [(op, example) for op in REGISTRY.values() for example in op.examples]
+
+
+def given(api, names: tuple[str, ...]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    if names:
+        ids["applicationId"] = str(api.make_app("demo", "Demo")["id"])
+    if "job" in names or "disabled job" in names:
+        job = api.make_job(int(ids["applicationId"]), name="nightly-sync", enabled="disabled job" not in names)
+        ids["jobId"] = str(job["id"])
+    return ids
+
+
+def substitute(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, number in ids.items():
+            if value == "{" + name + "}":
+                return int(number)
+            value = value.replace("{" + name + "}", number)
+        return value
+    if isinstance(value, dict):
+        return {key: substitute(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, ids) for item in value]
+    return value
+
+
+def assert_subset(expected: Any, actual: Any, where: str = "") -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r}"
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key} missing in {actual!r}"
+            assert_subset(value, actual[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list), f"{where}: expected a list, got {actual!r}"
+        if not expected:
+            assert actual == [], f"{where}: expected [], got {actual!r}"
+        for index, value in enumerate(expected):
+            assert index < len(actual), f"{where}[{index}] missing"
+            assert_subset(value, actual[index], f"{where}[{index}]")
+    else:
+        assert expected == actual, f"{where}: expected {expected!r}, got {actual!r}"
+
+
+@pytest.mark.parametrize(("operation", "example"), CASES, ids=[f"{op.key}:{ex.key}" for op, ex in CASES])
+def test_acceptance_example(api, operation: Operation, example: Example):
+    ids = given(api, example.given)
+    path = operation.path
+    for name, value in example.path.items():
+        path = path.replace("{" + name + "}", substitute(value, ids) if not value.startswith("{") else ids[value[1:-1]])
+    if example.query:
+        path += "?" + "&".join(f"{key}={value}" for key, value in example.query.items())
+    caller = api.as_user(USERS[example.as_user]())
+    body = substitute(example.input, ids) if example.input is not None else None
+    answer = caller.request(operation.method, path, body, headers=example.headers)
+    assert answer.status == example.status, answer.body
+    if example.output is not None:
+        assert_subset(example.output, answer.json)
+
+
+def test_every_operation_has_an_example_and_a_scenario_or_example():
+    for operation in REGISTRY.values():
+        assert operation.examples, f"{operation.key} has no acceptance example"
+        assert operation.goal and operation.context and operation.description, operation.key
+
+
+def test_examples_inputs_are_json():
+    for _, example in CASES:
+        json.dumps(example.input)

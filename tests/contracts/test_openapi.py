@@ -1,0 +1,44 @@
+"""The OpenAPI document is generated from the contracts, served, committed, and covers every route."""
+
+from __future__ import annotations
+
+import json
+
+from app import app
+from chalicelib.contracts.base import REGISTRY
+from chalicelib.contracts.openapi import document
+from tests.conftest import ROOT
+
+COMMITTED = ROOT / "docs" / "openapi.json"
+
+
+def test_served_without_auth_and_equal_to_the_generated_document(api):
+    answer = api.as_user(None).get("/_/scheduler/openapi.json")
+    assert answer.status == 200
+    assert answer.json == document()
+    assert answer.json["openapi"] == "3.1.0"
+
+
+def test_committed_copy_does_not_drift():
+    assert COMMITTED.exists(), "run `make openapi`"
+    assert json.loads(COMMITTED.read_text()) == json.loads(json.dumps(document())), "run `make openapi`"
+
+
+def test_every_route_is_documented_with_braced_path_parameters():
+    doc = document()
+    routes = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+    documented = {(path, method) for path, methods in doc["paths"].items() for method in methods}
+    assert routes == documented
+    assert "/_/scheduler/jobs/{id}" in doc["paths"]
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            params = [p["name"] for p in operation["parameters"] if p["in"] == "path"]
+            assert params == [part[1:-1] for part in path.split("/") if part.startswith("{")], (path, method)
+            assert operation["x-contract"]["key"] in REGISTRY
+
+
+def test_contract_meta_is_published():
+    contract = document()["paths"]["/_/scheduler/jobs/schedule"]["post"]["x-contract"]
+    assert contract["key"] == "scheduler.job.schedule"
+    assert contract["version"] == "1.0.0" and contract["stability"] == "stable"
+    assert contract["scenarios"][0]["then"] == ["Job is created with status scheduled"]
