@@ -1,10 +1,25 @@
 """Chalice app: registers the API blueprints, the minute tick and the invoker. Wiring only."""
 
-from chalice import Chalice
+from dataclasses import asdict
+from typing import Any
 
-from chalicelib.api import applications, jobs, system
+from chalice import Chalice, Rate
+
+from chalicelib.api import applications, executions, jobs, stats, system
+from chalicelib.engine import tick as engine
+from chalicelib.invoker import run as invoker
+from chalicelib.settings import get_settings
 
 app = Chalice(app_name="scheduler")
-app.register_blueprint(system.bp)
-app.register_blueprint(applications.bp)
-app.register_blueprint(jobs.bp)
+for blueprint in (system.bp, applications.bp, jobs.bp, executions.bp, stats.bp):
+    app.register_blueprint(blueprint)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def tick(event: Any) -> dict[str, Any]:
+    return asdict(engine.tick())
+
+
+@app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
+def invoke(event: Any) -> dict[str, Any]:
+    return invoker.handle_batch([record.to_dict() for record in event])

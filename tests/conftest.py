@@ -3,6 +3,7 @@ and a real local HTTP server as a call target."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from moto import mock_aws
 
 from chalicelib import events
 from chalicelib.auth import ADMIN_ROLE, issue_dev_token
+from chalicelib.engine import queue
 from chalicelib.local.infra import create_stack
 from chalicelib.settings import get_settings
 from chalicelib.store.models import reset_connections
@@ -45,6 +47,7 @@ def reset_caches() -> None:
     get_settings.cache_clear()
     reset_connections()
     events.reset()
+    queue.reset()
 
 
 @pytest.fixture
@@ -192,3 +195,89 @@ def live(aws: None) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{port}")
     server.shutdown()
     server.server.server_close()
+
+
+# --- a real local HTTP server as the call target -------------------------------------------------------
+
+
+class Target:
+    """A threaded HTTP server on 127.0.0.1 that records requests; behaviour is chosen by path:
+    /ok, /status/<code>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset, anything else echoes."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                path = self.path.split("?")[0]
+                if path.startswith("/status/"):
+                    return self._send(int(path.rsplit("/", 1)[1]), b'{"state": "bad"}')
+                if path.startswith("/slow/"):
+                    import time as _time
+
+                    _time.sleep(int(path.rsplit("/", 1)[1]) / 1000)
+                    return self._send(200, b'{"slow": true}')
+                if path == "/redirect":
+                    location = self.path.split("to=", 1)[1]
+                    from urllib.parse import unquote
+
+                    return self._send(302, b"", {"Location": unquote(location)})
+                if path == "/loop":
+                    return self._send(302, b"", {"Location": "/loop"})
+                if path == "/big":
+                    return self._send(200, b"x" * (10 * 1024 * 1024), content_type="text/plain")
+                if path == "/garbage":
+                    return self._send(200, b"\x00\xff{not json", content_type="application/json")
+                if path == "/reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                echo = {"method": self.command, "path": self.path, "body": body.decode(errors="replace")}
+                return self._send(200, json.dumps(echo).encode())
+
+            def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> None:  # fmt: skip
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_port
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def target(settings_env: pytest.MonkeyPatch) -> Iterator[Target]:
+    """A local target, let through the URL guard with ALLOWED_TARGET_HOSTS (as `make run` users do)."""
+    server = Target()
+    settings_env.setenv("ALLOWED_TARGET_HOSTS", f"127.0.0.1:{server.port}")
+    get_settings.cache_clear()
+    yield server
+    server.close()

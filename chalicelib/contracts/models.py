@@ -211,8 +211,6 @@ class Job(Strict):
     taskConfig: TaskConfigOut
     status: Literal["scheduled", "paused", "completed"]
     nextRunAt: str | None
-    lastRunAt: str | None = None
-    lastRunStatus: str | None = None
     createdAt: str
     createdBy: str | None = None
     updatedAt: str
@@ -246,3 +244,78 @@ def parse_instant(value: str) -> datetime:
     from pydantic import TypeAdapter
 
     return TypeAdapter(AwareDatetime).validate_python(value)
+
+
+# --- executions and stats -----------------------------------------------------------------------
+
+ExecutionStatus = Literal["pending", "running", "succeeded", "failed"]
+
+
+class ExecutionError(BaseModel):
+    code: str
+    message: str
+    stack: str | None = None
+
+
+class Execution(Strict):
+    id: int
+    jobId: int
+    applicationId: int
+    status: ExecutionStatus
+    trigger: Literal["schedule", "manual"]
+    scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
+    attempt: int
+    startedAt: str | None
+    finishedAt: str | None
+    durationMs: int | None = None
+    lagMs: int | None = Field(default=None, description="Start minus slot, in milliseconds.")
+    missedSlots: int | None = Field(default=None, description="Slots skipped while the engine was behind.")
+    jobSnapshot: dict[str, Any] | None = Field(default=None, description="The job as run: resolved, masked.")
+    result: dict[str, Any] | None = None
+    error: ExecutionError | None = None
+    createdAt: str
+    createdBy: str | None = None
+
+
+class JobExecutionListQuery(Page):
+    status: ExecutionStatus | None = None
+    from_: AwareDatetime | None = Field(default=None, alias="from", description="Slots at or after (ISO-8601)")
+    to: AwareDatetime | None = Field(default=None, description="Slots at or before (ISO-8601)")
+
+
+class ExecutionListQuery(Page):
+    jobId: int | None = Field(default=None, ge=1)
+    applicationId: int | None = Field(default=None, ge=1)
+    status: ExecutionStatus | None = None
+
+
+class JobCounts(Strict):
+    total: int
+    enabled: int
+
+
+class ExecutionCounts(Strict):
+    last24h: dict[str, int] = Field(description="Finished runs by status (hourly buckets).")
+    pending: int
+    running: int
+
+
+class FireLag(Strict):
+    p50: int | None
+    p95: int | None
+    p99: int | None
+    samples: int
+
+
+class EngineStats(Strict):
+    lastTickAt: str | None
+    lastTickDurationMs: int | None
+    lastTickDispatched: int | None
+    backlog: int = Field(description="Runs pending for more than a minute after their slot.")
+    fireLagMs: FireLag
+
+
+class Stats(Strict):
+    jobs: JobCounts
+    executions: ExecutionCounts
+    engine: EngineStats

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.contracts import applications, jobs, system  # noqa: F401 - registers the operations
+from chalicelib.contracts import applications, executions, jobs, system  # noqa: F401 - registers the operations
 from chalicelib.contracts.base import REGISTRY, Operation
 from chalicelib.contracts.models import ErrorResponse
 
@@ -54,8 +54,15 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": False, "schema": prop})
     for header in operation.request_headers:
-        params.append({"name": header, "in": "header", "required": False, "schema": {"type": "string"},
-                       "description": HEADER_DOCS.get(header, "")})  # fmt: skip
+        params.append(
+            {
+                "name": header,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": HEADER_DOCS.get(header, ""),
+            }
+        )
     return params
 
 

@@ -226,6 +226,8 @@ def check_url(url: str, *, resolver: Resolver | None = None, must_resolve: bool 
             raise
         return Target(parsed, host, port)
     for text in addresses:
+        if _allowed_by(parsed.scheme.lower(), text, port) == "ALLOWED_TARGET_HOSTS":
+            continue  # the operator allowed this exact address
         problem = address_problem(ipaddress.ip_address(text.split("%")[0]))
         if problem:
             raise UrlRefused(f"{host} resolves to an address that is not public: {problem}")

@@ -32,6 +32,15 @@ def status_of(job: JobModel) -> str:
     return "scheduled" if job.nextRunAt is not None else "completed"
 
 
+def next_run_display(job: JobModel) -> int | None:
+    """The next run as users mean it: the next slot from now (the engine's cursor may run ahead)."""
+    if status_of(job) != "scheduled":
+        return None
+    if job.pattern is None:
+        return int(job.runAt) if job.runAt is not None else None
+    return cron.next_after(job.pattern, job.timezone, now_ms())
+
+
 def etag(job: JobModel) -> str:
     return f'"{int(job.version)}"'
 
@@ -54,9 +63,7 @@ def to_api(job: JobModel, app: ApplicationModel | None) -> dict[str, Any]:
         "taskType": job.taskType,
         "taskConfig": mask_task_config(job.taskConfig),
         "status": status_of(job),
-        "nextRunAt": iso(job.nextRunAt),
-        "lastRunAt": iso(job.lastRunAt),
-        "lastRunStatus": job.lastRunStatus,
+        "nextRunAt": iso(next_run_display(job)),
         "createdAt": iso(job.createdAt),
         "createdBy": job.createdBy,
         "updatedAt": iso(job.updatedAt),

@@ -80,8 +80,6 @@ class JobModel(Model):
     nextRunAt = NumberAttribute(null=True)
     dueShard = NumberAttribute(null=True)
     completedAt = NumberAttribute(null=True)
-    lastRunAt = NumberAttribute(null=True)
-    lastRunStatus = UnicodeAttribute(null=True)
 
     by_application = JobsByApplication()
     due = JobsDue()
@@ -130,6 +128,7 @@ class ExecutionModel(Model):
     finishedAt = NumberAttribute(null=True)
     durationMs = NumberAttribute(null=True)
     lagMs = NumberAttribute(null=True)
+    missedSlots = NumberAttribute(null=True)
     jobSnapshot: JSONAttribute = JSONAttribute(null=True)
     result: JSONAttribute = JSONAttribute(null=True)
     error: JSONAttribute = JSONAttribute(null=True)

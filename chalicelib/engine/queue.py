@@ -1,0 +1,87 @@
+"""The invoker queue: one small message per run, sent in batches of 10 with per-message delays."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.settings import get_settings
+
+log = logging.getLogger(__name__)
+MAX_DELAY_SECONDS = 900
+BATCH = 10
+
+
+@dataclass(frozen=True)
+class RunMessage:
+    """What the invoker needs to find its execution: (job, slot) and why it runs."""
+
+    job_id: int
+    slot: int
+    trigger: str = "schedule"
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger})
+
+    @classmethod
+    def decode(cls, body: str) -> RunMessage:
+        data = json.loads(body)
+        return cls(int(data["jobId"]), int(data["slot"]), str(data.get("trigger", "schedule")))
+
+
+@lru_cache(maxsize=1)
+def client() -> Any:
+    settings = get_settings()
+    config = Config(connect_timeout=3, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
+    return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)
+
+
+@lru_cache(maxsize=1)
+def queue_url() -> str:
+    settings = get_settings()
+    if settings.invoker_queue_url:
+        return settings.invoker_queue_url
+    return str(client().get_queue_url(QueueName=settings.invoker_queue_name)["QueueUrl"])
+
+
+def reset() -> None:
+    client.cache_clear()
+    queue_url.cache_clear()
+
+
+def delay_for(slot_ms: int, now_ms: int) -> int:
+    """Whole seconds to hold the message: never late (floor), the invoker waits out the remainder."""
+    return max(0, min(MAX_DELAY_SECONDS, (slot_ms - now_ms) // 1000))
+
+
+def send(messages: list[tuple[RunMessage, int]]) -> list[RunMessage]:
+    """Send (message, delay seconds) pairs in batches of 10; returns the messages that failed."""
+    failed: list[RunMessage] = []
+    for start in range(0, len(messages), BATCH):
+        chunk = messages[start : start + BATCH]
+        entries = [
+            {"Id": str(index), "MessageBody": message.encode(), "DelaySeconds": delay}
+            for index, (message, delay) in enumerate(chunk)
+        ]
+        try:
+            response = client().send_message_batch(QueueUrl=queue_url(), Entries=entries)
+        except Exception:
+            log.exception("send_message_batch failed for %d messages", len(chunk))
+            failed.extend(message for message, _ in chunk)
+            continue
+        failed.extend(chunk[int(entry["Id"])][0] for entry in response.get("Failed", []))
+    return failed
+
+
+def delete(receipts: list[str]) -> None:
+    """Delete handled messages in batches of 10 (used when a batch partly fails)."""
+    receipts = list(dict.fromkeys(receipts))
+    for start in range(0, len(receipts), BATCH):
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + BATCH])]
+        client().delete_message_batch(QueueUrl=queue_url(), Entries=entries)

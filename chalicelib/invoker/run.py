@@ -1,0 +1,196 @@
+"""Run one dispatched slot: re-read the job, claim the execution, resolve, guard, call, record.
+
+A message whose execution is no longer pending (a duplicate delivery, a re-send by a repairing tick)
+is dropped by the pending -> running condition, so a slot never runs twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import events
+from chalicelib.clock import iso, now_ms
+from chalicelib.engine.queue import RunMessage, delay_for, send
+from chalicelib.invoker import guard, http, params
+from chalicelib.masking import mask_task_config
+from chalicelib.store import engine_state
+from chalicelib.store import executions as execution_store
+from chalicelib.store import jobs as job_store
+from chalicelib.store.models import ExecutionModel, JobModel
+
+log = logging.getLogger(__name__)
+MAX_EARLY_WAIT_MS = 2_000
+AUTH_HEADER = "Authorization"
+
+
+@dataclass
+class Outcome:
+    status: str
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    snapshot: dict[str, Any] | None = None
+
+
+def execution_to_api(execution: ExecutionModel) -> dict[str, Any]:
+    """An execution as clients and events see it (snapshots are stored masked)."""
+    body = {
+        "id": int(execution.id),
+        "jobId": int(execution.jobId),
+        "applicationId": int(execution.applicationId),
+        "status": execution.status,
+        "trigger": execution.trigger,
+        "scheduledFor": iso(int(execution.slot)),
+        "attempt": int(execution.attempt or 0),
+        "startedAt": iso(execution.startedAt),
+        "finishedAt": iso(execution.finishedAt),
+        "durationMs": execution.durationMs,
+        "lagMs": execution.lagMs,
+        "missedSlots": execution.missedSlots,
+        "jobSnapshot": execution.jobSnapshot,
+        "result": execution.result,
+        "error": execution.error,
+        "createdAt": iso(int(execution.createdAt)),
+        "createdBy": execution.createdBy,
+    }
+    keep_null = {"startedAt", "finishedAt"}
+    return {key: value for key, value in body.items() if value is not None or key in keep_null}
+
+
+def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
+    if not auth:
+        return {}
+    if auth["authMethod"] == "bearer":
+        return {AUTH_HEADER: f"Bearer {auth['token']}"}
+    if auth["authMethod"] == "basic":
+        import base64
+
+        pair = f"{auth['username']}:{auth['password']}".encode()
+        return {AUTH_HEADER: "Basic " + base64.b64encode(pair).decode()}
+    return {auth["headerName"]: auth["key"]}
+
+
+def snapshot_of(job: JobModel, config: dict[str, Any], url: str | None) -> dict[str, Any]:
+    snapshot = {
+        "id": int(job.id),
+        "name": job.name,
+        "applicationId": int(job.applicationId),
+        "pattern": job.pattern,
+        "runAt": iso(job.runAt),
+        "timezone": job.timezone,
+        "taskType": job.taskType,
+        "taskConfig": mask_task_config(config),
+        "request": {"method": config.get("method", "GET"), "url": url},
+    }
+    return {key: value for key, value in snapshot.items() if value is not None}
+
+
+def perform(job: JobModel, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
+    """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer."""
+    try:
+        config = params.resolve_task_config(job.taskConfig, slot, job.timezone)
+    except params.ParamError as exc:
+        return Outcome(
+            "failed",
+            error={"code": "PARAM_ERROR", "message": str(exc)},
+            snapshot=snapshot_of(job, job.taskConfig, None),
+        )
+    try:
+        url, _ = guard.compose(config)
+    except guard.UrlRefused as exc:
+        return Outcome(
+            "failed", error={"code": "URL_NOT_ALLOWED", "message": exc.reason}, snapshot=snapshot_of(job, config, None)
+        )
+    snapshot = snapshot_of(job, config, url)
+    request = http.Request(
+        method=config.get("method", "GET"),
+        url=url,
+        headers={**(config.get("headers") or {}), **_auth_headers(config.get("auth"))},
+        body=config.get("body"),
+        timeout_ms=int(config.get("timeout", 30_000)),
+    )
+    try:
+        response = http.call(request, resolver=resolver)
+    except http.CallFailed as exc:
+        return Outcome("failed", error={"code": exc.code, "message": exc.message}, snapshot=snapshot)
+    if 200 <= response.status < 300:
+        return Outcome("succeeded", result=response.as_result(), snapshot=snapshot)
+    error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}
+    return Outcome("failed", result=response.as_result(), error=error, snapshot=snapshot)
+
+
+def _cancel(message: RunMessage, code: str, reason: str) -> str:
+    cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
+    if cancelled is not None:
+        events.publish("scheduler.job.execution.failed", {"execution": execution_to_api(cancelled)})
+    return "cancelled"
+
+
+def _wait_for_slot(message: RunMessage) -> bool:
+    """Start on the slot's second: wait out a short early arrival; hand a long one back to the queue."""
+    early = message.slot - now_ms()
+    if early > MAX_EARLY_WAIT_MS:
+        send([(message, delay_for(message.slot, now_ms()))])
+        return False
+    if early > 0:
+        time.sleep(early / 1000)
+    return True
+
+
+def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> str:
+    """Run one message; returns what happened: ran, duplicate, cancelled or requeued."""
+    job = job_store.get(message.job_id)
+    if job is None:
+        return _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
+    if message.trigger == "schedule" and not job.enabled:
+        return _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
+    if not _wait_for_slot(message):
+        return "requeued"
+    execution = execution_store.start(message.job_id, message.slot, now_ms())
+    if execution is None:
+        log.info("dropping duplicate delivery of job %d slot %d", message.job_id, message.slot)
+        return "duplicate"
+    events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
+    outcome = perform(job, message.slot, resolver)
+    finished_at = now_ms()
+    fields = {"result": outcome.result, "error": outcome.error, "jobSnapshot": outcome.snapshot}
+    if not execution_store.finish(execution, outcome.status, finished_at, fields):
+        log.warning("execution %d was taken over before it finished; outcome dropped", execution.id)
+        return "duplicate"
+    engine_state.count_outcome(int(job.applicationId), outcome.status, finished_at)
+    if job.runAt is not None and message.trigger == "schedule":
+        job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
+    kind = "succeeded" if outcome.status == "succeeded" else "failed"
+    events.publish(f"scheduler.job.execution.{kind}", {"execution": execution_to_api(execution)})
+    return "ran"
+
+
+def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | None = None) -> list[dict[str, Any]]:
+    """Run an SQS batch; returns the records that failed (to be retried), the rest are done."""
+    failed = []
+    for record in records:
+        try:
+            run_message(RunMessage.decode(record["body"]), resolver)
+        except Exception:
+            log.exception("message %s failed; it will be retried", record.get("messageId"))
+            failed.append(record)
+    return failed
+
+
+class BatchPartlyFailed(Exception):
+    """Raised after deleting the handled messages, so SQS redelivers only the failed ones."""
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """The SQS entry point. Works with and without ReportBatchItemFailures on the event source:
+    handled messages are deleted before raising, so a failure never makes the rest run again."""
+    from chalicelib.engine.queue import delete
+
+    failed = handle_records(records)
+    if failed:
+        failed_ids = {record["messageId"] for record in failed}
+        delete([record["receiptHandle"] for record in records if record["messageId"] not in failed_ids])
+        raise BatchPartlyFailed(f"{len(failed)} of {len(records)} messages failed: {sorted(failed_ids)}")
+    return {"batchItemFailures": []}

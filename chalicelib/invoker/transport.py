@@ -1,0 +1,53 @@
+"""An httpx transport that connects only to addresses the URL guard has checked.
+
+The name is resolved once, every address is checked, and the connection goes to a checked address
+(so DNS rebinding between check and connect is impossible); the `Host` header and the TLS SNI and
+certificate check keep using the name. Every request - so every redirect hop - passes through here.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import httpx
+
+from chalicelib.invoker import guard
+
+
+class NameNotResolved(Exception):
+    """The target's name has no address (ENOTFOUND)."""
+
+
+class PinnedTransport(httpx.BaseTransport):
+    def __init__(self, resolver: guard.Resolver | None = None, verify: ssl.SSLContext | bool = True) -> None:
+        self._resolver = resolver
+        self._inner = httpx.HTTPTransport(verify=verify, retries=0)
+        self.connections: list[tuple[str, str]] = []  # (name, address) actually dialled, for logs and tests
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            target = guard.check_url(str(request.url), resolver=self._resolver)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise NameNotResolved(f"{request.url.host} does not resolve") from exc
+        if not target.addresses:  # an allowed host given by name: the operator vouched for it
+            self.connections.append((target.host, target.host))
+            return self._inner.handle_request(request)
+        error: Exception | None = None
+        original = request.url
+        for address in target.addresses:
+            request.url = original.copy_with(host=address)
+            if original.scheme == "https":
+                request.extensions = {**request.extensions, "sni_hostname": target.host}
+            self.connections.append((target.host, address))
+            try:
+                return self._inner.handle_request(request)
+            except httpx.ConnectError as exc:
+                error = exc
+            finally:
+                request.url = original
+        assert error is not None
+        raise error
+
+    def close(self) -> None:
+        self._inner.close()

@@ -1,0 +1,128 @@
+"""Executions: manual trigger, history, lookup and stats, within the caller's tenancy."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from chalicelib.auth import Caller
+from chalicelib.clock import iso, now_ms, to_ms
+from chalicelib.engine.queue import RunMessage, send
+from chalicelib.errors import ApiError, NotFound
+from chalicelib.services import jobs as job_service
+from chalicelib.services import tenancy
+from chalicelib.store import engine_state
+from chalicelib.store import executions as execution_store
+from chalicelib.store import jobs as job_store
+from chalicelib.store.models import ExecutionModel, JobModel
+
+BACKLOG_AFTER_MS = 60_000
+LAG_SAMPLE = 500
+
+
+class Unavailable(ApiError):
+    status, code = 503, "UNAVAILABLE"
+
+
+def trigger(caller: Caller, job_id: int) -> ExecutionModel:
+    """A manual run now: a pending execution at the trigger's millisecond, sent without delay."""
+    job, _ = job_service.get_visible(caller, job_id)
+    for attempt in range(5):
+        slot = now_ms() + attempt
+        execution = execution_store.create_pending(
+            int(job.id), int(job.applicationId), slot, "manual", now_ms(), caller.user
+        )
+        if execution is not None:
+            break
+    else:
+        raise Unavailable("could not record the run; retry")
+    if send([(RunMessage(int(job.id), slot, "manual"), 0)]):
+        execution_store.fail_pending(int(job.id), slot, now_ms(), "DISPATCH_FAILED", "the run queue refused it")
+        raise Unavailable("the run queue is not reachable; the run was recorded as failed")
+    return execution
+
+
+def visible(caller: Caller, execution: ExecutionModel | None, label: int) -> ExecutionModel:
+    if execution is None or int(execution.applicationId) not in set(tenancy.visible_application_ids(caller)):
+        raise NotFound(f"execution {label} not found")
+    return execution
+
+
+def get(caller: Caller, execution_id: int) -> ExecutionModel:
+    return visible(caller, execution_store.get_by_id(execution_id), execution_id)
+
+
+def list_for_job(caller: Caller, job_id: int, query: Any, before_slot: int | None) -> tuple[list[ExecutionModel], bool]:
+    """A job's history; still readable after the job is deleted (checked against each run's application)."""
+    job = job_store.get(job_id)
+    if job is not None:
+        job_service.get_visible(caller, job_id)
+    from_ms = to_ms(query.from_) if query.from_ else None
+    until_ms = to_ms(query.to) if query.to else None
+    found, more = execution_store.list_for_job(job_id, before_slot, query.limit, query.status, from_ms, until_ms)
+    if job is None:
+        allowed = set(tenancy.visible_application_ids(caller))
+        if not found or any(int(item.applicationId) not in allowed for item in found):
+            raise NotFound(f"job {job_id} not found")
+    return found, more
+
+
+def list_recent(caller: Caller, query: Any, before_id: int | None) -> tuple[list[ExecutionModel], bool]:
+    if query.jobId is not None:
+        found, _ = execution_store.list_for_job(query.jobId, None, 1000, query.status, None, None)
+        job = job_store.get(query.jobId)
+        if job is not None:
+            job_service.get_visible(caller, query.jobId)
+        allowed = set(tenancy.visible_application_ids(caller))
+        found = [item for item in found if int(item.applicationId) in allowed]
+        if before_id is not None:
+            found = [item for item in found if int(item.id) < before_id]
+        found.sort(key=lambda item: int(item.id), reverse=True)
+        return found[: query.limit], len(found) > query.limit
+    if query.applicationId is not None:
+        app_ids = [int(tenancy.visible_application(caller, query.applicationId).id)]
+    else:
+        app_ids = tenancy.visible_application_ids(caller)
+    return execution_store.list_recent(app_ids, before_id, query.limit, query.status)
+
+
+def _percentile(values: list[int], fraction: float) -> int | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(fraction * 100) - 1])
+
+
+def stats(caller: Caller) -> dict[str, Any]:
+    app_ids = tenancy.visible_application_ids(caller)
+    now = now_ms()
+    total = enabled = 0
+    for app_id in app_ids:
+        total += JobModel.by_application.count(app_id)
+        enabled += JobModel.by_application.count(app_id, filter_condition=JobModel.enabled == True)  # noqa: E712
+    allowed = set(app_ids)
+    inflight = [item for item in execution_store.inflight() if int(item.applicationId) in allowed]
+    recent, _ = execution_store.list_recent(app_ids, None, LAG_SAMPLE, None)
+    lags = sorted(int(item.lagMs) for item in recent if item.lagMs is not None and item.trigger == "schedule")
+    tick = engine_state.last_tick()
+    return {
+        "jobs": {"total": total, "enabled": enabled},
+        "executions": {
+            "last24h": engine_state.outcome_counts(app_ids, now, ("succeeded", "failed")),
+            "pending": sum(1 for item in inflight if item.status == "pending"),
+            "running": sum(1 for item in inflight if item.status == "running"),
+        },
+        "engine": {
+            "lastTickAt": iso(tick.get("lastTickAt")),
+            "lastTickDurationMs": tick.get("lastTickDurationMs"),
+            "lastTickDispatched": tick.get("lastTickDispatched"),
+            "backlog": sum(1 for i in inflight if i.status == "pending" and int(i.slot) < now - BACKLOG_AFTER_MS),
+            "fireLagMs": {
+                "p50": _percentile(lags, 0.50),
+                "p95": _percentile(lags, 0.95),
+                "p99": _percentile(lags, 0.99),
+                "samples": len(lags),
+            },
+        },
+    }

@@ -1,0 +1,144 @@
+"""Trigger, history, execution lookup, recent runs and stats; and the real SQS handler's batch rules."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from app import app as chalice_app
+from tests.engine.test_runs import YEARLY
+
+JOBS = "/_/scheduler/jobs"
+EXECUTIONS = "/_/scheduler/executions"
+
+
+@pytest.fixture
+def job(api, target):
+    app_id = api.make_app()["id"]
+    return api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/echo"})
+
+
+def test_trigger_answers_202_and_the_run_completes_within_seconds(api, engine, target, job):
+    started = time.monotonic()
+    answer = api.post(f"{JOBS}/{job['id']}/trigger")
+    assert answer.status == 202
+    execution = answer.json
+    assert execution["status"] == "pending" and execution["trigger"] == "manual" and execution["createdBy"] == "admin"
+    assert answer.headers["location"].endswith(f"{EXECUTIONS}/{execution['id']}")
+    engine.deliver(engine.receive())
+    done = api.get(f"{EXECUTIONS}/{execution['id']}").json
+    assert done["status"] == "succeeded" and time.monotonic() - started < 5
+    assert len(target.requests) == 1
+
+
+def test_trigger_runs_a_disabled_job(api, engine, target, job):
+    api.post(f"{JOBS}/{job['id']}/disable")
+    execution = api.post(f"{JOBS}/{job['id']}/trigger").json
+    engine.deliver(engine.receive())
+    assert api.get(f"{EXECUTIONS}/{execution['id']}").json["status"] == "succeeded"
+
+
+def test_trigger_honours_idempotency_key(api, engine, target, job):
+    first = api.post(f"{JOBS}/{job['id']}/trigger", headers={"Idempotency-Key": "run-1"})
+    again = api.post(f"{JOBS}/{job['id']}/trigger", headers={"Idempotency-Key": "run-1"})
+    assert first.status == again.status == 202 and first.json["id"] == again.json["id"]
+    assert len(engine.receive()) == 1
+
+
+def test_trigger_by_a_member_is_recorded_with_their_user(member, engine, target, job):
+    assert member.post(f"{JOBS}/{job['id']}/trigger").json["createdBy"] == "mia"
+
+
+def test_history_is_newest_first_with_filters_and_pages(api, engine, target, job):
+    ids = []
+    for index in range(5):
+        if index == 2:
+            api.put(f"{JOBS}/{job['id']}", {"taskConfig": {"path": "/status/500"}})
+        if index == 3:
+            api.put(f"{JOBS}/{job['id']}", {"taskConfig": {"path": "/echo"}})
+        ids.append(api.post(f"{JOBS}/{job['id']}/trigger").json["id"])
+        engine.deliver(engine.receive())
+        time.sleep(0.005)
+    history = api.get(f"{JOBS}/{job['id']}/executions").json
+    assert [e["id"] for e in history] == list(reversed(ids))
+    failed = api.get(f"{JOBS}/{job['id']}/executions?status=failed").json
+    assert [e["id"] for e in failed] == [ids[2]]
+    page = api.get(f"{JOBS}/{job['id']}/executions?limit=2")
+    assert [e["id"] for e in page.json] == [ids[4], ids[3]]
+    rest = api.get(f"{JOBS}/{job['id']}/executions?limit=10&cursor={page.headers['x-next-cursor']}").json
+    assert [e["id"] for e in rest] == [ids[2], ids[1], ids[0]]
+    since, until = history[1]["scheduledFor"], history[3]["scheduledFor"]
+    window = api.get(f"{JOBS}/{job['id']}/executions?from={until}&to={since}").json
+    assert [e["id"] for e in window] == [ids[3], ids[2], ids[1]]
+    assert [e["id"] for e in api.get(f"{JOBS}/{job['id']}/executions?from={since}").json] == [ids[4], ids[3]]
+
+
+def test_recent_executions_span_the_callers_applications_only(api, member, outsider, engine, target, job):
+    other_app = api.make_app("other", "Other")["id"]
+    other_job = api.make_job(other_app, name="theirs", pattern=YEARLY, taskConfig={"endpoint": target.base})
+    mine = api.post(f"{JOBS}/{job['id']}/trigger").json["id"]
+    theirs = api.post(f"{JOBS}/{other_job['id']}/trigger").json["id"]
+    engine.deliver(engine.receive())
+    assert [e["id"] for e in api.get(EXECUTIONS).json] == [theirs, mine]
+    assert [e["id"] for e in member.get(EXECUTIONS).json] == [mine]
+    assert [e["id"] for e in outsider.get(EXECUTIONS).json] == [theirs]
+    assert member.get(f"{EXECUTIONS}/{theirs}").status == 404
+    assert member.get(f"{JOBS}/{other_job['id']}/executions").status == 404
+    assert [e["id"] for e in api.get(f"{EXECUTIONS}?applicationId={other_app}").json] == [theirs]
+    assert [e["id"] for e in api.get(f"{EXECUTIONS}?jobId={job['id']}").json] == [mine]
+    assert api.get(f"{EXECUTIONS}?status=failed").json == []
+    assert member.get(f"{EXECUTIONS}?applicationId={other_app}").status == 404
+
+
+def test_stats_report_jobs_runs_and_engine(api, engine, target, job):
+    api.post(f"{JOBS}/{job['id']}/trigger")
+    engine.make_due(job["id"])
+    engine.tick()
+    engine.deliver(engine.receive())
+    api.put(f"{JOBS}/{job['id']}", {"taskConfig": {"path": "/status/502"}})
+    api.post(f"{JOBS}/{job['id']}/trigger")
+    engine.deliver(engine.receive())
+    stats = api.get("/_/scheduler/stats").json
+    assert stats["jobs"] == {"total": 1, "enabled": 1}
+    assert stats["executions"]["last24h"] == {"succeeded": 2, "failed": 1}
+    assert stats["executions"]["pending"] == 0 and stats["executions"]["running"] == 0
+    assert stats["engine"]["lastTickDispatched"] == 1 and stats["engine"]["lastTickAt"].endswith("Z")
+    assert stats["engine"]["fireLagMs"]["samples"] == 1 and stats["engine"]["fireLagMs"]["p99"] < 1000
+    assert stats["engine"]["backlog"] == 0
+
+
+def test_stats_are_scoped_to_the_callers_applications(api, outsider, engine, target, job):
+    api.post(f"{JOBS}/{job['id']}/trigger")
+    engine.deliver(engine.receive())
+    stats = outsider.get("/_/scheduler/stats").json
+    assert stats["jobs"] == {"total": 0, "enabled": 0}
+    assert stats["executions"]["last24h"] == {"succeeded": 0, "failed": 0}
+
+
+def test_one_failing_message_does_not_make_its_batch_run_again(api, engine, target, job):
+    app_id = job["application"]["id"]
+    jobs = [job] + [
+        api.make_job(app_id, name=f"n{i}", pattern=YEARLY, taskConfig={"endpoint": target.base, "path": f"/n{i}"})
+        for i in range(2)
+    ]
+    for item in jobs:
+        engine.make_due(item["id"])
+    engine.tick()
+    records = engine.receive()
+    assert len(records) == 3
+    broken = dict(records[2], body="{not json")
+    event = {"Records": [dict(r, eventSource="aws:sqs", attributes={}, messageAttributes={}) for r in records[:2]]
+             + [dict(broken, eventSource="aws:sqs", attributes={}, messageAttributes={})]}  # fmt: skip
+    from chalice.test import Client
+
+    with Client(chalice_app) as client, pytest.raises(Exception, match="1 of 3 messages failed"):
+        client.lambda_.invoke("invoke", event)
+    assert len(target.requests) == 2
+    engine.sqs.change_message_visibility(QueueUrl=engine.url, ReceiptHandle=records[2]["receiptHandle"],
+                                         VisibilityTimeout=0)  # fmt: skip
+    again = engine.receive()
+    assert [json.loads(r["body"])["jobId"] for r in again] == [json.loads(records[2]["body"])["jobId"]]
+    engine.deliver(again)
+    assert sorted(r["path"] for r in target.requests) == ["/echo", "/n0", "/n1"]

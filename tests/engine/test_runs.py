@@ -1,0 +1,299 @@
+"""A scheduled run end to end: tick -> SQS -> invoker -> execution record, against a real local target."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.clock import now_ms, to_ms
+from chalicelib.settings import get_settings
+from chalicelib.store.models import JobModel
+
+JOBS = "/_/scheduler/jobs"
+
+
+@pytest.fixture
+def app_id(api):
+    return api.make_app()["id"]
+
+
+YEARLY = "0 0 1 1 *"  # only the slot a test forces with make_due falls inside the tick's horizon
+
+
+def make(api, app_id, target, path="/ok", name="job", **config):
+    task = {"endpoint": target.base, "path": path, **config}
+    return api.make_job(app_id, name=name, pattern=YEARLY, taskConfig=task)
+
+
+def run_once(api, engine, job, resolver=None) -> dict:
+    engine.make_due(job["id"])
+    assert engine.run_due(resolver) == []
+    return api.get(f"{JOBS}/{job['id']}/executions").json[0]
+
+
+def test_a_2xx_answer_succeeds_with_result(api, engine, target, app_id):
+    job = make(api, app_id, target, path="/echo")
+    execution = run_once(api, engine, job)
+    assert execution["status"] == "succeeded" and execution["trigger"] == "schedule"
+    assert execution["result"]["status"] == 200
+    assert execution["result"]["data"]["path"] == "/echo"
+    assert execution["result"]["headers"]["content-type"] == "application/json"
+    assert execution["attempt"] == 1 and execution["durationMs"] >= 0 and execution["lagMs"] < 1000
+    assert execution["jobSnapshot"]["request"] == {"method": "GET", "url": f"{target.base}/echo"}
+    assert len(target.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "config", "code"),
+    [
+        ("/status/503", {}, "HTTP_503"),
+        ("/status/404", {}, "HTTP_404"),
+        ("/slow/3000", {"timeout": 1000}, "ETIMEDOUT"),
+        ("/reset", {}, "ECONNRESET"),
+        ("/loop", {}, "TOO_MANY_REDIRECTS"),
+    ],
+)
+def test_failures_carry_their_code(api, engine, target, app_id, path, config, code):
+    execution = run_once(api, engine, make(api, app_id, target, path=path, **config))
+    assert execution["status"] == "failed"
+    assert execution["error"]["code"] == code, execution["error"]
+    if code.startswith("HTTP_"):
+        assert execution["result"]["status"] == int(code[5:]) and execution["result"]["data"] == {"state": "bad"}
+
+
+def test_connection_refused(api, engine, target, app_id, settings_env):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    settings_env.setenv("ALLOWED_TARGET_HOSTS", f"127.0.0.1:{port}")
+    get_settings.cache_clear()
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": f"http://127.0.0.1:{port}"})
+    assert run_once(api, engine, job)["error"]["code"] == "ECONNREFUSED"
+
+
+def test_tls_failure(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    api.put(f"{JOBS}/{job['id']}", {"taskConfig": {"endpoint": f"https://127.0.0.1:{target.port}"}})
+    assert run_once(api, engine, job)["error"]["code"] == "TLS_ERROR"
+
+
+def test_name_that_does_not_resolve(api, engine, app_id):
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": "https://gone.example.org"})
+
+    def nothing(host, port):
+        raise socket.gaierror(socket.EAI_NONAME, "unknown")
+
+    assert run_once(api, engine, job, resolver=nothing)["error"]["code"] == "ENOTFOUND"
+
+
+def test_dynamic_url_is_checked_at_execution(api, engine, app_id, target):
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"url": "http://${T:YYYY}.internal/x"})
+    execution = run_once(api, engine, job)
+    assert execution["error"]["code"] == "URL_NOT_ALLOWED" and target.requests == []
+
+
+def test_a_malformed_placeholder_fails_with_param_error(api, engine, app_id, target):
+    job = make(api, app_id, target)
+    stored = JobModel.get(job["id"])
+    stored.update(actions=[JobModel.taskConfig.set({**stored.taskConfig, "path": "/x/${T:QQQ}"})])
+    execution = run_once(api, engine, job)
+    assert execution["error"]["code"] == "PARAM_ERROR" and "${T:QQQ}" in execution["error"]["message"]
+    assert target.requests == []
+
+
+def test_garbage_and_huge_bodies_are_recorded_safely(api, engine, target, app_id):
+    garbage = run_once(api, engine, make(api, app_id, target, path="/garbage", name="g"))
+    assert garbage["status"] == "succeeded" and isinstance(garbage["result"]["data"], str)
+    big = run_once(api, engine, make(api, app_id, target, path="/big", name="b"))
+    assert big["status"] == "succeeded" and big["result"]["truncated"] is True
+    assert len(big["result"]["data"]) == 64 * 1024
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kathmandu"])
+def test_parameters_resolve_in_every_field_in_the_job_time_zone(api, engine, target, app_id, zone):
+    config = {
+        "method": "POST",
+        "path": "/echo/${T-1:YYYY-MM-DD}",
+        "body": {"day": "${T:YYYY-MM-DD}", "nested": ["${T+7:DD}"], "n": 5},
+        "headers": {"X-Stamp": "${T:YYYY-MM-DDTHH:mm:ss}"},
+    }
+    job = api.make_job(app_id, pattern=YEARLY, timezone=zone, taskConfig={"endpoint": target.base, **config})
+    slot = engine.make_due(job["id"])
+    engine.run_due()
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromtimestamp(slot / 1000, UTC).astimezone(ZoneInfo(zone))
+    request = target.requests[0]
+    assert request["path"] == "/echo/" + (local - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert json.loads(request["body"]) == {
+        "day": local.strftime("%Y-%m-%d"),
+        "nested": [(local + timedelta(days=7)).strftime("%d")],
+        "n": 5,
+    }
+    assert request["headers"]["X-Stamp"] == local.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_secrets_reach_the_target_but_never_the_record(api, engine, target, app_id):
+    basic = {"authMethod": "basic", "username": "u", "password": "pw"}
+    job = make(api, app_id, target, path="/echo", headers={"X-Api-Key": "hdr-secret"}, auth=basic)
+    execution = run_once(api, engine, job)
+    sent = target.requests[0]["headers"]
+    assert sent["X-Api-Key"] == "hdr-secret"
+    assert sent["Authorization"] == "Basic " + base64.b64encode(b"u:pw").decode()
+    snapshot = execution["jobSnapshot"]["taskConfig"]
+    assert snapshot["headers"]["X-Api-Key"] == "********" and snapshot["auth"]["password"] == "********"
+    assert "hdr-secret" not in json.dumps(execution) and '"pw"' not in json.dumps(execution)
+
+
+def test_bearer_and_api_key_auth_are_sent(api, engine, target, app_id):
+    bearer = make(api, app_id, target, name="b", auth={"authMethod": "bearer", "token": "tok"})
+    keyed = make(api, app_id, target, name="k", auth={"authMethod": "apiKey", "headerName": "X-Key", "key": "kk"})
+    run_once(api, engine, bearer)
+    run_once(api, engine, keyed)
+    assert target.requests[0]["headers"]["Authorization"] == "Bearer tok"
+    assert target.requests[1]["headers"]["X-Key"] == "kk"
+
+
+# --- exactly once ------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_delivery_runs_once(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    engine.make_due(job["id"])
+    engine.tick()
+    records = engine.receive()
+    assert len(records) == 1
+    engine.deliver(records + records)
+    engine.deliver(records)
+    assert len(target.requests) == 1
+    assert [e.status for e in engine.executions(job["id"])] == ["succeeded"]
+
+
+def test_two_concurrent_ticks_dispatch_each_slot_once(api, engine, target, app_id):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [make(api, app_id, target, name=f"j{i}") for i in range(20)]
+    for job in jobs:
+        engine.make_due(job["id"], in_ms=300)
+    at = now_ms()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(engine.tick, [at, at]))
+    assert sum(r.dispatched - r.resent for r in reports) == 20
+    engine.deliver(engine.receive())
+    assert len(target.requests) == 20
+    for job in jobs:
+        assert [e.status for e in engine.executions(job["id"])] == ["succeeded"]
+
+
+def test_a_retried_tick_dispatches_nothing_new(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    engine.make_due(job["id"])
+    first = engine.tick()
+    second = engine.tick()
+    assert first.dispatched == 1 and second.due_jobs == 0
+    engine.deliver(engine.receive())
+    assert len(target.requests) == 1
+
+
+def test_a_crash_between_claim_and_send_is_repaired_by_the_next_tick(api, engine, target, app_id, monkeypatch):
+    from chalicelib.engine import queue
+
+    job = make(api, app_id, target)
+    slot = engine.make_due(job["id"], in_ms=400)
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("SQS is down")
+
+    real = queue.client()
+    monkeypatch.setattr(queue.client(), "send_message_batch", broken)
+    report = engine.tick()
+    assert report.failed_sends == 1 and engine.receive() == []
+    assert [e.status for e in engine.executions(job["id"])] == ["pending"]
+    assert int(JobModel.get(job["id"]).nextRunAt) == slot  # not advanced: the slot is still due
+    monkeypatch.undo()
+    assert queue.client() is real
+    repaired = engine.tick()
+    assert repaired.resent == 1
+    engine.deliver(engine.receive())
+    assert len(target.requests) == 1 and [e.status for e in engine.executions(job["id"])] == ["succeeded"]
+
+
+def test_disabled_after_dispatch_does_not_run(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    engine.make_due(job["id"])
+    engine.tick()
+    api.post(f"{JOBS}/{job['id']}/disable")
+    engine.deliver(engine.receive())
+    assert target.requests == []
+    execution = api.get(f"{JOBS}/{job['id']}/executions").json[0]
+    assert execution["status"] == "failed" and execution["error"]["code"] == "JOB_DISABLED"
+
+
+def test_deleted_after_dispatch_does_not_run_and_history_stays_readable(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    engine.make_due(job["id"])
+    engine.tick()
+    api.delete(f"{JOBS}/{job['id']}")
+    engine.deliver(engine.receive())
+    assert target.requests == []
+    history = api.get(f"{JOBS}/{job['id']}/executions")
+    assert history.status == 200 and history.json[0]["error"]["code"] == "JOB_DELETED"
+    assert api.get(f"/_/scheduler/executions/{history.json[0]['id']}").status == 200
+
+
+def test_the_slot_advances_and_the_next_tick_finds_nothing(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    slot = engine.make_due(job["id"])
+    engine.tick()
+    stored = JobModel.get(job["id"])
+    assert int(stored.nextRunAt) > slot and int(stored.nextRunAt) % 60_000 == 0
+
+
+def test_one_off_job_runs_once_then_is_completed(api, engine, target, app_id):
+    run_at = datetime.fromtimestamp((now_ms() + 60_000) / 1000, UTC).isoformat()
+    body = {"applicationId": app_id, "name": "once", "runAt": run_at, "taskConfig": {"endpoint": target.base}}
+    job = api.post("/_/scheduler/jobs/schedule", body).json
+    assert job["status"] == "scheduled"
+    engine.make_due(job["id"])
+    engine.run_due()
+    engine.run_due()
+    shown = api.get(f"{JOBS}/{job['id']}").json
+    assert shown["status"] == "completed" and shown["nextRunAt"] is None
+    assert len(target.requests) == 1
+
+
+def test_a_misfired_slot_runs_once_and_counts_what_was_missed(api, engine, target, app_id):
+    job = api.make_job(app_id, pattern="* * * * *", taskConfig={"endpoint": target.base})
+    long_ago = (now_ms() // 60_000 - 10) * 60_000
+    JobModel(job["id"]).update(actions=[JobModel.nextRunAt.set(long_ago), JobModel.dueShard.set(job["id"] % 4)])
+    engine.tick()
+    engine.deliver(engine.receive())
+    executions = engine.executions(job["id"])
+    misfired = [e for e in executions if int(e.slot) <= now_ms()]
+    assert len(misfired) == 1 and len(target.requests) == 1  # one run now, no burst of ten
+    assert misfired[0].missedSlots == 10 and misfired[0].status == "succeeded"
+
+
+def test_retention_sets_the_ttl(api, engine, target, app_id, settings_env):
+    settings_env.setenv("EXECUTION_RETENTION_DAYS", "7")
+    get_settings.cache_clear()
+    job = make(api, app_id, target)
+    engine.make_due(job["id"])
+    engine.tick()
+    execution = engine.executions(job["id"])[0]
+    assert int(execution.expiresAt) == int(execution.createdAt) // 1000 + 7 * 86_400
+
+
+def test_runs_start_on_the_slot_second(api, engine, target, app_id):
+    job = make(api, app_id, target)
+    slot = engine.make_due(job["id"], in_ms=800)
+    engine.run_due()
+    execution = engine.executions(job["id"])[0]
+    assert 0 <= int(execution.startedAt) - slot < 500
+    assert to_ms(datetime.now(UTC)) >= slot
