@@ -6,6 +6,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib.api import applications, executions, jobs, stats, system
+from chalicelib.bootstrap import handler as bootstrap
 from chalicelib.engine import tick as engine
 from chalicelib.invoker import run as invoker
 from chalicelib.settings import get_settings
@@ -23,3 +24,8 @@ def tick(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
 def invoke(event: Any) -> dict[str, Any]:
     return invoker.handle_batch([record.to_dict() for record in event])
+
+
+@app.lambda_function(name="bootstrap")
+def bootstrap_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return bootstrap.handle(event)

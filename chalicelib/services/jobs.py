@@ -144,24 +144,10 @@ def list_visible(
 
 def create(caller: Caller, spec: JobSpec) -> tuple[JobModel, ApplicationModel]:
     app = tenancy.writable_application(caller, spec.applicationId)
-    check_spec(spec, schedule_changed=True)
-    moment = now_ms()
-    job = JobModel(
-        keys.allocate_ids("job"),
-        createdAt=moment,
-        createdBy=caller.user,
-        updatedAt=moment,
-        updatedBy=caller.user,
-        version=1,
-    )
-    _apply_spec(job, spec)
-    job_store.set_next_run(job, first_run(job, moment))
     try:
-        job_store.create(job)
+        return create_as(caller.user, app, spec), app
     except job_store.NameTaken as exc:
-        raise _name_conflict(job.name) from exc
-    publish("scheduler.job.created", job, app)
-    return job, app
+        raise _name_conflict(spec.name) from exc
 
 
 def _name_conflict(name: str) -> Conflict:
@@ -263,3 +249,49 @@ def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[JobModel, A
         publish("scheduler.job.updated", job, app)
         return job, app
     raise Conflict(f"job {job_id} is being changed concurrently; retry")
+
+
+# --- wholesale writes for bootstrap sync ---------------------------------------------------------------
+
+
+def spec_matches(job: JobModel, spec: JobSpec) -> bool:
+    """Whether writing `spec` would change nothing a user can see (then nothing is written)."""
+    probe = JobModel(job.id)
+    _apply_spec(probe, spec)
+    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig")
+    return all(getattr(probe, name) == getattr(job, name) for name in fields)
+
+
+def replace(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec) -> JobModel:
+    """Overwrite the job with `spec` if it is still at the version read; StaleVersion otherwise."""
+    check_spec(spec, schedule_changed=spec.runAt is not None and to_ms(spec.runAt) != job.runAt)
+    old_version, old_name, old_run_at = int(job.version), job.name, job.runAt
+    _apply_spec(job, spec)
+    if job.runAt != old_run_at:
+        job.completedAt = None
+    job_store.set_next_run(job, first_run(job, now_ms()))
+    job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), actor
+    job_store.replace(job, old_version, old_name)
+    publish("scheduler.job.updated", job, app)
+    return job
+
+
+def remove(job: JobModel, app: ApplicationModel) -> bool:
+    """Delete the job if it is still at the version read; False when it changed or vanished."""
+    if not job_store.delete(job, expected_version=int(job.version)):
+        return False
+    publish("scheduler.job.deleted", job, app)
+    return True
+
+
+def create_as(actor: str, app: ApplicationModel, spec: JobSpec) -> JobModel:
+    """Create in an application already chosen (bootstrap); the name claim makes a race a NameTaken."""
+    check_spec(spec, schedule_changed=True)
+    moment = now_ms()
+    job = JobModel(keys.allocate_ids("job"), createdAt=moment, createdBy=actor, updatedAt=moment,
+                   updatedBy=actor, version=1)  # fmt: skip
+    _apply_spec(job, spec)
+    job_store.set_next_run(job, first_run(job, moment))
+    job_store.create(job)
+    publish("scheduler.job.created", job, app)
+    return job

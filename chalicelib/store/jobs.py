@@ -88,17 +88,24 @@ def update(job: JobModel, actions: list, condition: Condition) -> bool:  # type:
     return True
 
 
-def delete(job: JobModel) -> bool:
-    """Delete the job and free its name; False when it was already gone."""
+def delete(job: JobModel, expected_version: int | None = None) -> bool:
+    """Delete the job and free its name; False when it was already gone (or not at `expected_version`)."""
+    condition = JobModel.id.exists()
+    if expected_version is not None:
+        condition = condition & (JobModel.version == expected_version)
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.delete(job, condition=JobModel.id.exists())
+            tx.delete(job, condition=condition)
             tx.delete(KeyModel(keys.job_name_key(int(job.applicationId), job.name)), condition=KeyModel.ref == job.id)
     except TransactWriteError as exc:
         if any(reason is not None for reason in exc.cancellation_reasons):
             return False
         raise
     return True
+
+
+def all_of_application(application_id: int) -> list[JobModel]:
+    return list(JobModel.by_application.query(application_id))
 
 
 def list_for_applications(

@@ -1,0 +1,1 @@
+"""Bootstrap sync: applications and their jobs.json, with the spec's ownership lifecycle."""

@@ -1,0 +1,125 @@
+"""Load and validate a bootstrap folder: `<root>/<application-name>/application.json` and `jobs.json`.
+
+Every file is validated before anything is written; each problem names file, index, job and field.
+`{{GATEWAY_URL}}` in a job is replaced by the service's own public base URL (settings.GATEWAY_URL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError as PydanticError
+
+from chalicelib.contracts.models import ApplicationCreate, JobSpec
+from chalicelib.contracts.validation import details_of
+from chalicelib.errors import ApiError
+from chalicelib.services.jobs import check_spec
+from chalicelib.settings import get_settings
+
+
+@dataclass
+class Problem:
+    file: str
+    index: int | None
+    name: str | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f"[{self.index}]" if self.index is not None else "")
+        job = f" ({self.name})" if self.name else ""
+        return f"{where}{job} {self.field}: {self.message}"
+
+
+@dataclass
+class ApplicationFiles:
+    name: str
+    display_name: str
+    jobs: list[JobSpec] = field(default_factory=list)
+
+
+def _read_json(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.append(Problem(str(path), None, None, "file", f"not readable JSON: {exc}"))
+        return None
+
+
+def _substitute(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("{{GATEWAY_URL}}", get_settings().gateway_url)
+    if isinstance(value, dict):
+        return {key: _substitute(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item) for item in value]
+    return value
+
+
+def _job(raw: Any, path: Path, index: int, problems: list[Problem]) -> JobSpec | None:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        problems.append(Problem(str(path), index, None, "job", "must be a JSON object"))
+        return None
+    if "applicationId" in raw:
+        problems.append(Problem(str(path), index, name, "applicationId", "not allowed: the folder names the app"))
+        return None
+    try:
+        spec = JobSpec.model_validate({**_substitute(raw), "applicationId": 1})
+        check_spec(spec, schedule_changed=True)
+    except PydanticError as exc:
+        problems.extend(Problem(str(path), index, name, d["field"], d["message"]) for d in details_of(exc))
+        return None
+    except ApiError as exc:
+        problems.extend(Problem(str(path), index, name, d["field"], d["message"]) for d in exc.details)
+        return None
+    return spec
+
+
+def load_application(folder: Path, problems: list[Problem]) -> ApplicationFiles | None:
+    app_path, jobs_path = folder / "application.json", folder / "jobs.json"
+    raw_app = _read_json(app_path, problems)
+    if raw_app is None:
+        return None
+    try:
+        app = ApplicationCreate.model_validate(raw_app)
+    except PydanticError as exc:
+        problems.extend(Problem(str(app_path), None, None, d["field"], d["message"]) for d in details_of(exc))
+        return None
+    if app.name != folder.name:
+        problems.append(Problem(str(app_path), None, None, "name", f"must equal the folder name '{folder.name}'"))
+    loaded = ApplicationFiles(app.name, app.displayName)
+    raw_jobs = _read_json(jobs_path, problems) if jobs_path.exists() else []
+    if raw_jobs is None:
+        return loaded
+    if not isinstance(raw_jobs, list):
+        problems.append(Problem(str(jobs_path), None, None, "file", "must be a JSON array of jobs"))
+        return loaded
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_jobs):
+        spec = _job(raw, jobs_path, index, problems)
+        if spec is None:
+            continue
+        if spec.name in seen:
+            problems.append(Problem(str(jobs_path), index, spec.name, "name", f"duplicates job [{seen[spec.name]}]"))
+            continue
+        seen[spec.name] = index
+        loaded.jobs.append(spec)
+    return loaded
+
+
+def load(root: Path, only: str | None = None) -> tuple[list[ApplicationFiles], list[Problem]]:
+    """Every application folder under `root` (or just `only`), and every problem found in them."""
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return [], [Problem(str(root), None, None, "path", "is not a folder")]
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / "application.json").exists())
+    if only is not None:
+        folders = [p for p in folders if p.name == only]
+        if not folders:
+            problems.append(Problem(str(root / only), None, None, "app", "no such application folder"))
+    apps = [app for folder in folders if (app := load_application(folder, problems)) is not None]
+    return apps, problems

@@ -1,0 +1,145 @@
+"""Sync applications and jobs from bootstrap files, row by row as the spec's lifecycle table says:
+
+| job in file | in store                                         | action                         |
+|-------------|--------------------------------------------------|--------------------------------|
+| yes         | no                                               | create                         |
+| yes         | createdBy = updatedBy = scopedTo, same content   | unchanged (nothing written)    |
+| yes         | createdBy = updatedBy = scopedTo, other content  | update                         |
+| yes         | createdBy = scopedTo, updatedBy differs          | skip-modified (WARNING logged) |
+| yes         | createdBy is another source                      | skip-foreign (debug log)       |
+| no          | createdBy = updatedBy = scopedTo                 | delete                         |
+| no          | anything else                                    | leave                          |
+
+Every write is conditional on the state read (version, name claim); a job changed concurrently through
+the API is reported as `skip-changed` and not overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.bootstrap.files import ApplicationFiles, Problem, load
+from chalicelib.contracts.models import JobSpec
+from chalicelib.services import jobs as job_service
+from chalicelib.store import applications as app_store
+from chalicelib.store import jobs as job_store
+from chalicelib.store.models import ApplicationModel, JobModel
+
+log = logging.getLogger(__name__)
+SCOPE_PREFIX = "bootstrap:"
+
+
+@dataclass
+class Step:
+    application: str
+    job: str | None
+    action: str
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    steps: list[Step] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "plan": [asdict(step) for step in self.steps],
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "writes": self.writes,
+        }
+
+
+def _decide(job: JobModel | None, spec: JobSpec | None, scope: str) -> tuple[str, str]:
+    if job is None:
+        return "create", ""
+    if spec is None:
+        owned = job.createdBy == scope and job.updatedBy == scope
+        return ("delete", "no longer in jobs.json") if owned else ("leave", f"owned by {job.updatedBy}")
+    if job.createdBy != scope:
+        return "skip-foreign", f"created by {job.createdBy}"
+    if job.updatedBy != scope:
+        return "skip-modified", f"manually modified by {job.updatedBy}"
+    return ("unchanged", "") if job_service.spec_matches(job, spec) else ("update", "")
+
+
+class Sync:
+    def __init__(self, scope_prefix: str = SCOPE_PREFIX, dry_run: bool = False) -> None:
+        self.scope_prefix = scope_prefix
+        self.report = Report(dry_run=dry_run)
+
+    def _application(self, files: ApplicationFiles, scope: str) -> ApplicationModel | None:
+        app = app_store.find_by_name(files.name)
+        if app is not None:
+            return app
+        self.report.steps.append(Step(files.name, None, "create-application", files.display_name))
+        if self.report.dry_run:
+            return None
+        try:
+            app = app_store.create(files.name, files.display_name, scope)
+        except app_store.NameTaken:
+            app = app_store.find_by_name(files.name)
+        self.report.writes += 1
+        return app
+
+    def _apply(self, app: ApplicationModel, action: str, job: JobModel | None, spec: JobSpec | None,
+               scope: str) -> str:  # fmt: skip
+        """Carry out one write; returns the action taken (a lost race becomes skip-changed)."""
+        try:
+            if action == "create" and spec is not None:
+                job_service.create_as(scope, app, spec.model_copy(update={"applicationId": int(app.id)}))
+            elif action == "update" and spec is not None and job is not None:
+                job_service.replace(scope, job, app, spec.model_copy(update={"applicationId": int(app.id)}))
+            elif action == "delete" and job is not None and not job_service.remove(job, app):
+                return "skip-changed"
+        except (job_store.NameTaken, job_store.StaleVersion):
+            return "skip-changed"
+        self.report.writes += 1
+        return action
+
+    def application(self, files: ApplicationFiles) -> None:
+        scope = f"{self.scope_prefix}{files.name}"
+        app = self._application(files, scope)
+        stored = {job.name: job for job in job_store.all_of_application(int(app.id))} if app else {}
+        wanted = {spec.name: spec for spec in files.jobs}
+        for name in [*wanted, *sorted(set(stored) - set(wanted))]:
+            job, spec = stored.get(name), wanted.get(name)
+            action, detail = _decide(job, spec, scope)
+            if action == "skip-modified":
+                message = (
+                    f"job '{name}' of {files.name} was manually modified by {job.updatedBy if job else '?'}; skipped"
+                )
+                log.warning(message)
+                self.report.warnings.append(message)
+            elif action == "skip-foreign":
+                log.debug("job '%s' of %s was created by %s; skipped", name, files.name, detail)
+            if action in ("create", "update", "delete") and not self.report.dry_run and app is not None:
+                taken = self._apply(app, action, job, spec, scope)
+                if taken == "skip-changed":
+                    detail = "changed concurrently; not overwritten"
+                    self.report.warnings.append(f"job '{name}' of {files.name} changed during the sync; skipped")
+                action = taken
+            self.report.steps.append(Step(files.name, name, action, detail))
+
+
+def run(root: Path, only: str | None = None, dry_run: bool = False, scope_prefix: str = SCOPE_PREFIX) -> Report:
+    """Validate the whole folder, then (if valid) sync every application in it."""
+    apps, problems = load(root, only)
+    sync = Sync(scope_prefix, dry_run)
+    if problems:
+        sync.report.errors = [str(problem) for problem in problems]
+        return sync.report
+    for files in apps:
+        sync.application(files)
+    return sync.report
+
+
+__all__ = ["Problem", "Report", "Step", "run"]
