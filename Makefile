@@ -1,15 +1,18 @@
 # Two commands from a fresh clone: `make run` (the whole local stack) and `make test` (the whole suite).
 # Each installs what it needs into .venv; only Python 3.11+ and make are assumed.
 
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+# The first interpreter that really runs as 3.11+ (a pyenv shim may exist for a version that is not installed).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint fmt check openapi install clean
+MOTO_PORT ?= 4566
+
+.PHONY: run test test-fast lint fmt check openapi bootstrap install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -23,7 +26,7 @@ run: $(STAMP)
 
 ## test: the whole suite (unit, API, engine, end-to-end through the local stack)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 ## test-fast: the suite without the slow end-to-end tests
 test-fast: $(STAMP)
@@ -38,6 +41,12 @@ fmt: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 check: lint test
+
+## bootstrap: sync bootstrap/ into the running local stack (make run in another terminal)
+bootstrap: $(STAMP)
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$(MOTO_PORT)} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} \
+	AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+	$(PY) -m chalicelib.bootstrap bootstrap --stage dev $(ARGS)
 
 ## openapi: regenerate the committed docs/openapi.json from the contracts
 openapi: $(STAMP)

@@ -1,6 +1,7 @@
 """`python -m chalicelib.bootstrap PATH [--app NAME] [--dry-run] [--json]`: sync bootstrap files.
 
-Honours AWS_ENDPOINT_URL and the table settings; exits 1 when the files do not validate.
+Honours AWS_ENDPOINT_URL and the table settings (or `--stage`, which reads the stage's names from
+.chalice/config.json); exits 1 when the files do not validate.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from chalicelib.bootstrap.sync import SCOPE_PREFIX, Report, run
+if TYPE_CHECKING:
+    from chalicelib.bootstrap.sync import Report
+
+from chalicelib.bootstrap import SCOPE_PREFIX
 
 
 def table(report: Report) -> str:
@@ -30,8 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--scope-prefix", default=SCOPE_PREFIX, help="scopedTo is PREFIX + application name")
+    parser.add_argument("--stage", help="take table names from this Chalice stage (variables already set win)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    if args.stage:
+        from chalicelib.local.stage import apply_stage_environment
+        from chalicelib.settings import get_settings
+
+        apply_stage_environment(args.stage)
+        get_settings.cache_clear()
+    from chalicelib.bootstrap.sync import run  # after the environment is final: models bind table names
+
     report = run(args.path, args.app, args.dry_run, args.scope_prefix)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.bootstrap import SCOPE_PREFIX
 from chalicelib.bootstrap.files import ApplicationFiles, Problem, load
 from chalicelib.contracts.models import JobSpec
 from chalicelib.services import jobs as job_service
@@ -29,7 +30,6 @@ from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ApplicationModel, JobModel
 
 log = logging.getLogger(__name__)
-SCOPE_PREFIX = "bootstrap:"
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -78,6 +79,19 @@ def test_make_run_serves_runs_and_stops_cleanly(stack):
     stats = client.get("/stats").json()
     assert stats["engine"]["lastTickAt"] and stats["executions"]["last24h"]["succeeded"] >= 2
     assert [r["path"] for r in target.requests].count("/tick") == 2
+
+    # the bootstrap CLI against the same embedded AWS: the demo is already in sync
+    cli_env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack['moto_port']}",
+               "GATEWAY_URL": f"http://127.0.0.1:{stack['port']}"}  # fmt: skip
+    for name in [n for n in cli_env if n.endswith("_TABLE")]:
+        cli_env.pop(name)
+    cli = subprocess.run(
+        [sys.executable, "-m", "chalicelib.bootstrap", "bootstrap", "--stage", "dev", "--json"],
+        cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    plan = json.loads(cli.stdout)
+    assert {step["action"] for step in plan["plan"]} == {"unchanged"} and plan["writes"] == 0
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
