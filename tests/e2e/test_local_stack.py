@@ -91,7 +91,9 @@ def test_make_run_serves_runs_and_stops_cleanly(stack):
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     plan = json.loads(cli.stdout)
-    assert {step["action"] for step in plan["plan"]} == {"unchanged"} and plan["writes"] == 0
+    actions = {step["job"]: step["action"] for step in plan["plan"]}
+    assert actions == {"self-health-check": "unchanged", "nightly-report-window": "unchanged", "every-minute": "leave"}
+    assert plan["writes"] == 0
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
