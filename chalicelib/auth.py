@@ -7,6 +7,7 @@ names the user may manage.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.settings import Settings, get_settings
 
 ADMIN_ROLE = "scheduler:admin"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ def _key_for(token: str, settings: Settings) -> Any:
 def verify(token: str, settings: Settings | None = None) -> Caller:
     """Verify signature, algorithm, `exp` (required), and issuer/audience when configured."""
     settings = settings or get_settings()
+    if settings.stage == "prod" and not settings.jwt_jwks_url:
+        log.error("the prod stage needs JWT_JWKS_URL; refusing every token")
+        raise Unauthenticated("token verification is not configured")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

@@ -156,3 +156,16 @@ def test_member_writes_are_recorded_with_their_user(member, two_tenants):
     demo_job, _ = two_tenants
     updated = member.put(f"{JOBS}/{demo_job['id']}", {"description": "mine now"}).json
     assert updated["createdBy"] == "admin" and updated["updatedBy"] == "mia"
+
+
+def test_prod_stage_without_jwks_refuses_even_valid_dev_tokens(aws):
+    from dataclasses import replace
+
+    from chalicelib.auth import verify
+    from chalicelib.errors import Unauthenticated
+    from chalicelib.settings import get_settings
+
+    valid = token("admin", admin=True)
+    assert verify(valid).is_admin
+    with pytest.raises(Unauthenticated):
+        verify(valid, replace(get_settings(), stage="prod"))

@@ -60,6 +60,18 @@ def test_make_run_serves_runs_and_stops_cleanly(stack):
     assert [app["name"] for app in demo] == ["demo"]
     assert {job["name"] for job in client.get("/jobs").json()} >= {"self-health-check"}
 
+    # bad input over real HTTP gets the one error shape, never a 500
+    base = f"http://127.0.0.1:{stack['port']}/_/scheduler"
+    shapes = [
+        (httpx.get(f"{base}/jobs"), 401, "UNAUTHENTICATED"),
+        (client.post("/jobs", content=b"{", headers={"Content-Type": "application/json"}), 400, "INVALID_JSON"),
+        (client.post("/jobs", content=b"x", headers={"Content-Type": "text/plain"}), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (client.get("/jobs/999999"), 404, "NOT_FOUND"),
+        (client.post("/jobs", json={"name": "x" * 300_000}), 413, "PAYLOAD_TOO_LARGE"),
+    ]
+    for answer, status, code in shapes:
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), answer.text
+
     job = client.post("/jobs", json={"applicationId": demo[0]["id"], "name": "every-minute", "pattern": "* * * * *",
                                      "taskConfig": {"endpoint": target.base, "path": "/tick"}}).json()  # fmt: skip
     execution = client.post(f"/jobs/{job['id']}/trigger").json()

@@ -1,0 +1,76 @@
+"""Cost per run is a feature: the AWS requests one scheduled run makes are counted and pinned here.
+
+Counted by hooking botocore (both boto3 and PynamoDB go through it). The figures are requests, not units:
+the README's engine section turns them into write/read units and money.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import botocore.client
+import pytest
+
+from tests.engine.test_runs import YEARLY
+
+
+@pytest.fixture
+def requests_made(monkeypatch):
+    counted: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return counted
+
+
+def test_requests_per_scheduled_run(api, engine, target, requests_made):
+    app_id = api.make_app()["id"]
+    jobs = [api.make_job(app_id, name=f"j{i}", pattern=YEARLY, taskConfig={"endpoint": target.base})
+            for i in range(10)]  # fmt: skip
+    for job in jobs:
+        engine.make_due(job["id"], in_ms=300)
+    requests_made.clear()
+    report = engine.tick()
+    tick = dict(requests_made)
+    requests_made.clear()
+    engine.deliver(engine.receive())
+    run = dict(requests_made)
+    assert report.dispatched == 10 and len(target.requests) == 10
+    # the tick, for 10 due jobs: one query per shard, one conditional put and one conditional update per run,
+    # one batched send for all ten, and one write of the engine's bookkeeping
+    assert tick == {
+        "dynamodb.Query": 4,
+        "dynamodb.PutItem": 10 + 1,
+        "dynamodb.UpdateItem": 10,
+        "sqs.SendMessageBatch": 1,
+    }
+    # the invoker, per run: read the job, pending->running, running->final, the stats counter, two events;
+    # plus (test harness, as Lambda's event source does) one receive and one batched delete for the ten
+    assert run == {
+        "dynamodb.GetItem": 10,
+        "dynamodb.UpdateItem": 10 * 3,
+        "events.PutEvents": 10 * 2,
+        "sqs.ReceiveMessage": 2,
+        "sqs.DeleteMessageBatch": 1,
+    }
+
+
+def test_execution_events_carry_the_masked_execution(api, engine, target, monkeypatch):
+    published = []
+    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append((kind, detail)))
+    app_id = api.make_app()["id"]
+    auth = {"authMethod": "bearer", "token": "tok-9"}
+    job = api.make_job(
+        app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/status/500", "auth": auth}
+    )
+    engine.make_due(job["id"])
+    engine.run_due()
+    runs = [(kind, detail) for kind, detail in published if kind.startswith("scheduler.job.execution.")]
+    assert [kind for kind, _ in runs] == ["scheduler.job.execution.started", "scheduler.job.execution.failed"]
+    final = runs[1][1]["execution"]
+    assert final["status"] == "failed" and final["error"]["code"] == "HTTP_500"
+    assert final["jobSnapshot"]["taskConfig"]["auth"]["token"] == "********" and "tok-9" not in str(published)
