@@ -46,7 +46,8 @@ def etag(job: JobModel) -> str:
 
 
 def to_api(job: JobModel, app: ApplicationModel | None) -> dict[str, Any]:
-    """The job as clients see it: ISO times, derived status, secrets masked."""
+    """The job as clients see it: the written fields, ISO times, derived status, secrets masked."""
+    written = {key: value for key, value in spec_of(job).items() if key != "applicationId"}
     body: dict[str, Any] = {
         "id": int(job.id),
         "application": {
@@ -54,13 +55,7 @@ def to_api(job: JobModel, app: ApplicationModel | None) -> dict[str, Any]:
             "name": app.name if app else "",
             "displayName": app.displayName if app else "",
         },
-        "name": job.name,
-        "description": job.description,
-        "enabled": job.enabled,
-        "pattern": job.pattern,
-        "runAt": iso(job.runAt),
-        "timezone": job.timezone,
-        "taskType": job.taskType,
+        **written,
         "taskConfig": mask_task_config(job.taskConfig),
         "status": status_of(job),
         "nextRunAt": iso(next_run_display(job)),
