@@ -76,18 +76,3 @@ class UnsupportedMediaType(ApiError):
 
 class IdempotencyMismatch(ApiError):
     status, code = 422, "IDEMPOTENCY_MISMATCH"
-
-
-ALL_ERRORS: tuple[type[ApiError], ...] = (
-    ValidationError,
-    InvalidJson,
-    UrlNotAllowed,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    Conflict,
-    PreconditionFailed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    IdempotencyMismatch,
-)

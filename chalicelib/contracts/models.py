@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -237,13 +236,6 @@ class ApplicationListQuery(Page):
 
 class Health(Strict):
     status: Literal["ok"]
-
-
-def parse_instant(value: str) -> datetime:
-    """ISO-8601 with an offset, as pydantic reads it."""
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(AwareDatetime).validate_python(value)
 
 
 # --- executions and stats -----------------------------------------------------------------------

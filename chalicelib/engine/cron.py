@@ -8,7 +8,7 @@ croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) a
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -97,16 +97,3 @@ def next_after(pattern: str, timezone: str, after_ms: int) -> int:
     local = from_ms(after_ms).astimezone(zone(timezone))
     nxt = croniter(" ".join(pattern.split()), local).get_next(datetime)
     return to_ms(nxt)
-
-
-def upcoming(pattern: str, timezone: str, after_ms: int, count: int) -> list[int]:
-    slots: list[int] = []
-    cursor = after_ms
-    for _ in range(count):
-        cursor = next_after(pattern, timezone, cursor)
-        slots.append(cursor)
-    return slots
-
-
-def seconds_between(a_ms: int, b_ms: int) -> float:
-    return timedelta(milliseconds=b_ms - a_ms).total_seconds()

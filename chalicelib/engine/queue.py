@@ -38,7 +38,8 @@ class RunMessage:
 @lru_cache(maxsize=1)
 def client() -> Any:
     settings = get_settings()
-    config = Config(connect_timeout=3, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"})
+    config = Config(connect_timeout=3, read_timeout=25, retries={"max_attempts": 4, "mode": "standard"},
+                    max_pool_connections=32)  # fmt: skip
     return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)
 
 

@@ -6,6 +6,7 @@ is dropped by the pending -> running condition, so a slot never runs twice.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -66,8 +67,6 @@ def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
     if auth["authMethod"] == "bearer":
         return {AUTH_HEADER: f"Bearer {auth['token']}"}
     if auth["authMethod"] == "basic":
-        import base64
-
         pair = f"{auth['username']}:{auth['password']}".encode()
         return {AUTH_HEADER: "Basic " + base64.b64encode(pair).decode()}
     return {auth["headerName"]: auth["key"]}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -25,6 +23,7 @@ def _meta(table: str) -> type:
         region = settings.region
         host = settings.aws_endpoint_url
         max_retry_attempts = 3
+        max_pool_connections = 32  # the tick and the invoker work in up to 16 threads
         connect_timeout_seconds = 5
         read_timeout_seconds = 10
 
@@ -163,10 +162,6 @@ def reset_connections() -> None:
         for index in (getattr(model, name) for name in dir(model)):
             if isinstance(index, GlobalSecondaryIndex):
                 index._connection = None
-
-
-def plain(item: Model) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in item.get_attributes()}
 
 
 _CONNECTION: Connection | None = None

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def stack():
+def stack(tmp_path):
     target = Target()
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}
@@ -27,28 +27,26 @@ def stack():
                 "JWT_SECRET": "e2e-secret-0123456789abcdef0123456789ab", "PYTHONUNBUFFERED": "1"})  # fmt: skip
     env.pop("GATEWAY_URL", None)
     started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    output: list[str] = []
+    log = tmp_path / "make-run.log"
+    with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
+        process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
+                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
     token = None
     while token is None:
-        line = process.stdout.readline()
-        assert line, "make run exited early:\n" + "".join(output)
-        output.append(line)
-        match = re.search(r"export TOKEN=(\S+)", line)
+        time.sleep(0.1)
+        output = log.read_text()
+        assert process.poll() is None, "make run exited early:\n" + output
+        assert time.monotonic() - started < 60, output
+        match = re.search(r"export TOKEN=(\S+)", output)
         token = match.group(1) if match else None
-        assert time.monotonic() - started < 60, "".join(output)
     cold_start = time.monotonic() - started
     base = f"http://127.0.0.1:{port}/_/scheduler"
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
-           "cold_start": cold_start, "output": output}  # fmt: skip
+           "cold_start": cold_start}  # fmt: skip
     if process.poll() is None:
         process.kill()
         process.wait()
-    process.stdout.close()
     client.close()
     target.close()
 
