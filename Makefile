@@ -8,8 +8,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 MOTO_PORT ?= 4566
+STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt check openapi bootstrap install clean
+.PHONY: run test test-fast lint fmt check openapi bootstrap package deploy install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
@@ -35,6 +37,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/cfn-lint infra/template.yaml
 
 fmt: $(STAMP)
 	$(PY) -m ruff format .
@@ -47,6 +50,18 @@ bootstrap: $(STAMP)
 	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$(MOTO_PORT)} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} \
 	AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
 	$(PY) -m chalicelib.bootstrap bootstrap --stage dev $(ARGS)
+
+## package: `chalice package` for STAGE (dev|prod) into build/<stage>/, with the bootstrap files and
+## ReportBatchItemFailures on the SQS event source (infra/chalice-merge.json)
+package: $(STAMP)
+	rm -rf build/$(STAGE) chalicelib/bootstrap_files && cp -r bootstrap chalicelib/bootstrap_files
+	INVOKER_QUEUE_NAME=scheduler-$(STAGE)-invoker $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/chalice-merge.json build/$(STAGE) \
+		|| { rm -rf chalicelib/bootstrap_files; exit 1; }
+	rm -rf chalicelib/bootstrap_files
+
+## deploy: infrastructure stack, `chalice deploy --stage STAGE`, bootstrap sync (needs AWS credentials)
+deploy: $(STAMP)
+	$(PY) infra/deploy.py --stage $(STAGE)
 
 ## openapi: regenerate the committed docs/openapi.json from the contracts
 openapi: $(STAMP)

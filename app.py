@@ -21,6 +21,7 @@ def tick(event: Any) -> dict[str, Any]:
     return asdict(engine.tick())
 
 
+# The queue is named at import: `make package`/`make deploy` set INVOKER_QUEUE_NAME for the stage.
 @app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
 def invoke(event: Any) -> dict[str, Any]:
     return invoker.handle_batch([record.to_dict() for record in event])

@@ -19,7 +19,7 @@ SOURCE = "scheduler"
 @lru_cache(maxsize=1)
 def _client() -> Any:
     settings = get_settings()
-    config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+    config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2}, max_pool_connections=32)
     return boto3.client("events", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)
 
 

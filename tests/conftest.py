@@ -22,6 +22,7 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "VALIDATE_RESPONSES": "1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
         "JWT_SECRET": "test-secret-0123456789abcdef0123456789",
         "GATEWAY_URL": "http://127.0.0.1:8000",
         **STAGE_ENV,

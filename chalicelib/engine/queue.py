@@ -25,14 +25,23 @@ class RunMessage:
     job_id: int
     slot: int
     trigger: str = "schedule"
+    execution_id: int | None = None
 
     def encode(self) -> str:
-        return json.dumps({"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger})
+        return json.dumps(
+            {"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger, "executionId": self.execution_id}
+        )
 
     @classmethod
     def decode(cls, body: str) -> RunMessage:
         data = json.loads(body)
-        return cls(int(data["jobId"]), int(data["slot"]), str(data.get("trigger", "schedule")))
+        execution_id = data.get("executionId")
+        return cls(
+            int(data["jobId"]),
+            int(data["slot"]),
+            str(data.get("trigger", "schedule")),
+            int(execution_id) if execution_id is not None else None,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ import httpx
 
 from chalicelib.invoker import guard
 from chalicelib.invoker.transport import NameNotResolved, PinnedTransport
+from chalicelib.observability import tracer
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 64 * 1024
@@ -94,6 +95,7 @@ def _next_hop(request: httpx.Request, response: httpx.Response) -> httpx.Request
     return httpx.Request(method, url, headers=headers, content=content)
 
 
+@tracer.capture_method(capture_response=False)
 def call(request: Request, resolver: guard.Resolver | None = None, verify: ssl.SSLContext | bool = True) -> Response:
     """Send `request` through the pinned transport, following at most 5 redirects, each re-checked."""
     seconds = request.timeout_ms / 1000

@@ -7,7 +7,6 @@ is dropped by the pending -> running condition, so a slot never runs twice.
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,12 +17,13 @@ from chalicelib.clock import iso, now_ms
 from chalicelib.engine.queue import RunMessage, delay_for, send
 from chalicelib.invoker import guard, http, params
 from chalicelib.masking import mask_task_config
+from chalicelib.observability import count, flush, milliseconds, run_context, tracer
+from chalicelib.observability import logger as log
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
-log = logging.getLogger(__name__)
 MAX_EARLY_WAIT_MS = 2_000
 AUTH_HEADER = "Authorization"
 
@@ -141,6 +141,13 @@ def _wait_for_slot(message: RunMessage) -> bool:
 
 def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> str:
     """Run one message; returns what happened: ran, duplicate, cancelled or requeued."""
+    keys = {"jobId": message.job_id, "executionId": message.execution_id, "slot": message.slot}
+    with run_context(**keys):
+        return _run(message, resolver)
+
+
+@tracer.capture_method(capture_response=False)
+def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     job = job_store.get(message.job_id)
     if job is None:
         return _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
@@ -150,16 +157,18 @@ def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> 
         return "requeued"
     execution = execution_store.start(message.job_id, message.slot, now_ms())
     if execution is None:
-        log.info("dropping duplicate delivery of job %d slot %d", message.job_id, message.slot)
+        log.info("duplicate delivery dropped", extra={"applicationId": int(job.applicationId)})
+        count("DuplicateDeliveries")
         return "duplicate"
     events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
     outcome = perform(job, message.slot, resolver)
     finished_at = now_ms()
     fields = {"result": outcome.result, "error": outcome.error, "jobSnapshot": outcome.snapshot}
     if not execution_store.finish(execution, outcome.status, finished_at, fields):
-        log.warning("execution %d was taken over before it finished; outcome dropped", execution.id)
+        log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
     engine_state.count_outcome(int(job.applicationId), outcome.status, finished_at)
+    _observe(message, execution, outcome)
     if job.runAt is not None and message.trigger == "schedule":
         job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
     kind = "succeeded" if outcome.status == "succeeded" else "failed"
@@ -167,10 +176,21 @@ def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> 
     return "ran"
 
 
+def _observe(message: RunMessage, execution: ExecutionModel, outcome: Outcome) -> None:
+    code = outcome.error["code"] if outcome.error else None
+    log.info("run finished", extra={"applicationId": int(execution.applicationId), "executionId": int(execution.id),
+                                    "status": outcome.status, "code": code, "trigger": message.trigger,
+                                    "lagMs": execution.lagMs, "durationMs": execution.durationMs})  # fmt: skip
+    count("RunSucceeded" if outcome.status == "succeeded" else "RunFailed")
+    milliseconds("RunDuration", float(execution.durationMs or 0))
+    if message.trigger == "schedule":
+        milliseconds("FireLag", float(execution.lagMs or 0))
+
+
 def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool:
     try:
         run_message(RunMessage.decode(record["body"]), resolver)
-    except Exception:
+    except Exception:  # noqa: BLE001 - one failing message must not make its batch run again
         log.exception("message %s failed; it will be retried", record.get("messageId"))
         return False
     return True
@@ -180,9 +200,11 @@ def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | Non
     """Run an SQS batch, its messages side by side (runs of one slot start together, not in a queue);
     returns the records that failed (to be retried), the rest are done."""
     if len(records) <= 1:
-        return [record for record in records if not _run_record(record, resolver)]
-    with ThreadPoolExecutor(max_workers=len(records)) as pool:
-        outcomes = list(pool.map(lambda record: _run_record(record, resolver), records))
+        outcomes = [_run_record(record, resolver) for record in records]
+    else:
+        with ThreadPoolExecutor(max_workers=len(records)) as pool:
+            outcomes = list(pool.map(lambda record: _run_record(record, resolver), records))
+    flush()
     return [record for record, ok in zip(records, outcomes, strict=True) if not ok]
 
 

@@ -12,6 +12,7 @@ from chalicelib.clock import iso, now_ms, to_ms
 from chalicelib.contracts.models import JobSpec, JobUpdate, TaskConfig
 from chalicelib.contracts.validation import details_of
 from chalicelib.engine import cron
+from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from chalicelib.invoker import guard, params
 from chalicelib.masking import keep_masked_secrets, mask_task_config
@@ -217,6 +218,8 @@ def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) 
     except job_store.StaleVersion as exc:
         raise PreconditionFailed(f"job {job_id} changed while it was being updated; read it again") from exc
     publish("scheduler.job.updated", job, app)
+    if schedule_changed:
+        dispatch_soon(job)
     return job, app
 
 
@@ -242,6 +245,7 @@ def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[JobModel, A
         except job_store.StaleVersion:
             continue
         publish("scheduler.job.updated", job, app)
+        dispatch_soon(job)
         return job, app
     raise Conflict(f"job {job_id} is being changed concurrently; retry")
 
@@ -268,6 +272,7 @@ def replace(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec) -> 
     job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), actor
     job_store.replace(job, old_version, old_name)
     publish("scheduler.job.updated", job, app)
+    dispatch_soon(job)
     return job
 
 
@@ -289,4 +294,5 @@ def create_as(actor: str, app: ApplicationModel, spec: JobSpec) -> JobModel:
     job_store.set_next_run(job, first_run(job, moment))
     job_store.create(job)
     publish("scheduler.job.created", job, app)
+    dispatch_soon(job)
     return job

@@ -297,3 +297,17 @@ def test_runs_start_on_the_slot_second(api, engine, target, app_id):
     execution = engine.executions(job["id"])[0]
     assert 0 <= int(execution.startedAt) - slot < 500
     assert to_ms(datetime.now(UTC)) >= slot
+
+
+def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once(api, engine, target, app_id):
+    before = now_ms()
+    job = api.make_job(app_id, pattern="* * * * *", taskConfig={"endpoint": target.base})
+    horizon = before + get_settings().tick_lookahead_seconds * 1000
+    expected = [slot for slot in range((before // 60_000 + 1) * 60_000, horizon + 60_000, 60_000) if slot < horizon]
+    pending = sorted(int(e.slot) for e in engine.executions(job["id"]) if e.status == "pending")
+    assert pending[: len(expected)] == expected and len(pending) in (len(expected), len(expected) + 1)
+    assert int(JobModel.get(job["id"]).nextRunAt) == pending[-1] + 60_000
+    attributes = engine.sqs.get_queue_attributes(QueueUrl=engine.url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessagesDelayed"]) == len(pending)  # each claimed slot is on its way
+    report = engine.tick()
+    assert report.resent == 0 and report.dispatched <= 1  # at most a slot that entered the horizon meanwhile

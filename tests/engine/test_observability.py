@@ -1,0 +1,67 @@
+"""Structured logs carry the run's keys and never a secret; metrics are emitted as CloudWatch EMF."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from chalicelib.observability import logger
+from tests.engine.test_runs import YEARLY
+
+SECRETS = ("tok-secret-1", "hdr-secret-2", "pw-secret-3")
+
+
+@pytest.fixture
+def log_lines():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    logger._logger.removeHandler(handler)
+
+
+def secret_job(api, target, path="/echo"):
+    app_id = api.make_app()["id"]
+    config = {"endpoint": target.base, "path": path, "headers": {"X-Api-Key": SECRETS[1]},
+              "auth": {"authMethod": "bearer", "token": SECRETS[0]}, "method": "POST",
+              "body": {"password": SECRETS[2]}}  # fmt: skip
+    return api.make_job(app_id, pattern=YEARLY, taskConfig=config)
+
+
+def test_run_lines_carry_job_execution_application_and_slot_and_no_secret(api, engine, target, log_lines):
+    job = secret_job(api, target)
+    slot = engine.make_due(job["id"])
+    engine.run_due()
+    lines = log_lines()
+    finished = [line for line in lines if line["message"] == "run finished"]
+    assert len(finished) == 1
+    line = finished[0]
+    assert line["jobId"] == job["id"] and line["slot"] == slot and line["applicationId"] == job["application"]["id"]
+    assert line["executionId"] > 0 and line["status"] == "succeeded" and line["service"] == "scheduler"
+    assert any(entry["message"] == "tick" and entry["dispatched"] == 1 for entry in lines)
+    text = json.dumps(lines)
+    assert target.requests and not any(secret in text for secret in SECRETS)
+
+
+def test_failures_are_logged_without_secrets(api, engine, target, log_lines):
+    job = secret_job(api, target, path="/status/500")
+    engine.make_due(job["id"])
+    engine.run_due()
+    finished = [line for line in log_lines() if line["message"] == "run finished"]
+    assert finished[0]["code"] == "HTTP_500"
+    assert not any(secret in json.dumps(log_lines()) for secret in SECRETS)
+
+
+def test_metrics_are_emitted_as_emf(api, engine, target, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    job = secret_job(api, target)
+    engine.make_due(job["id"])
+    engine.run_due()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"TickDuration", "Dispatched", "RunSucceeded", "FireLag", "RunDuration"} <= names
+    assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Scheduler" for doc in documents)

@@ -1,0 +1,88 @@
+"""Deploy checks that need no AWS account: the template, `chalice package` for both stages, the policies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "infra"))
+import deploy
+
+STAGES = ("dev", "prod")
+
+
+def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(path)], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+
+
+def test_the_infra_template_passes_cfn_lint():
+    result = cfn_lint(ROOT / "infra" / "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_policy_is_least_privilege(stage):
+    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    assert config["autogen_policy"] is False and config["iam_policy_file"] == f"policy-{stage}.json"
+    for statement in policy["Statement"]:
+        for resource in statement["Resource"]:
+            assert resource != "*" and f"scheduler-{stage}" in resource, resource
+        assert all(not action.endswith(":*") for action in statement["Action"]), statement
+
+
+def test_infra_deploy_creates_then_leaves_an_unchanged_stack():
+    with mock_aws():
+        client = boto3.client("cloudformation")
+        outputs = deploy.deploy_infra("dev", client)
+        assert outputs["JobsTableName"] == "scheduler-dev-jobs"
+        assert outputs["InvokerQueueUrl"].endswith("/scheduler-dev-invoker")
+        assert deploy.deploy_infra("dev", client) == outputs
+    env = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["environment_variables"]
+    assert env["JOBS_TABLE"] == outputs["JobsTableName"] and env["EVENT_BUS_NAME"] == outputs["EventBusName"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_package_has_the_tick_the_invoker_source_and_no_wildcards(stage, tmp_path):
+    out = tmp_path / stage
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "chalice"), "package", "--stage", stage,
+         "--merge-template", "infra/chalice-merge.json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "INVOKER_QUEUE_NAME": f"scheduler-{stage}-invoker"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((out / "sam.json").read_text())
+    resources = template["Resources"]
+    events = {name: event for res in resources.values() for name, event in res.get("Properties", {})
+              .get("Events", {}).items()}  # fmt: skip
+    schedules = [e for e in events.values() if e["Type"] == "Schedule"]
+    assert [e["Properties"]["Schedule"] for e in schedules] == ["rate(1 minute)"]
+    sqs = [e for e in events.values() if e["Type"] == "SQS"]
+    assert len(sqs) == 1 and sqs[0]["Properties"]["BatchSize"] == 10
+    assert sqs[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "scheduler-" + stage + "-invoker" in json.dumps(sqs[0]["Properties"]["Queue"])
+    policies = [p for res in resources.values() if res["Type"] == "AWS::IAM::Role"
+                for p in res["Properties"].get("Policies", [])]  # fmt: skip
+    assert policies, "the role carries the stage policy"
+    for policy in policies:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            resources_named = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            assert "*" not in resources_named, statement
+    lint = cfn_lint(out / "sam.json")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    size = (out / "deployment.zip").stat().st_size
+    print(f"\n{stage}: deployment.zip {size / 1e6:.1f} MB, {len(resources)} resources")
