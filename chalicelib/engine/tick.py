@@ -26,6 +26,7 @@ from chalicelib.store import jobs as job_store
 from chalicelib.store.models import JobModel
 
 MISFIRE_GRACE_MS = 60_000
+BACKLOG_AFTER_MS = 60_000  # a run still in flight a minute after its slot is late
 MAX_SLOTS_PER_JOB = 120
 WORKERS = 16
 
@@ -49,6 +50,7 @@ class TickReport:
     resent: int = 0
     failed_sends: int = 0
     advanced: int = 0
+    backlog: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -134,6 +136,7 @@ def tick(now: int | None = None) -> TickReport:
         report.due_jobs = len(plans)
         _dispatch(plans, now, pool, report)
     report.duration_ms = int((time.monotonic() - started) * 1000)
+    report.backlog = execution_store.count_overdue(now - BACKLOG_AFTER_MS)
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)
     figures = {"dueJobs": report.due_jobs, "dispatched": report.dispatched, "resent": report.resent}
     log.info("tick", extra={"tickAt": now, **figures, "sendFailures": report.failed_sends,
@@ -141,6 +144,7 @@ def tick(now: int | None = None) -> TickReport:
     milliseconds("TickDuration", report.duration_ms)
     count("Dispatched", report.dispatched)
     count("SendFailures", report.failed_sends)
+    count("Backlog", report.backlog)
     flush()
     return report
 

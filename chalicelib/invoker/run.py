@@ -188,6 +188,8 @@ def _observe(message: RunMessage, execution: ExecutionModel, outcome: Outcome) -
 
 
 def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool:
+    if int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)) > 1:
+        count("Retries")  # SQS redelivered this message after a failed or lost attempt
     try:
         run_message(RunMessage.decode(record["body"]), resolver)
     except Exception:  # noqa: BLE001 - one failing message must not make its batch run again

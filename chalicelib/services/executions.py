@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms, to_ms
 from chalicelib.engine.queue import RunMessage, send
+from chalicelib.engine.tick import BACKLOG_AFTER_MS
 from chalicelib.errors import ApiError, NotFound
 from chalicelib.services import jobs as job_service
 from chalicelib.services import tenancy
@@ -16,7 +17,6 @@ from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
-BACKLOG_AFTER_MS = 60_000
 LAG_SAMPLE = 500
 
 

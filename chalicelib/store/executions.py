@@ -176,6 +176,14 @@ def list_recent(
     return results[:limit], len(results) > limit
 
 
+def count_overdue(before_slot: int) -> int:
+    """In-flight runs whose slot is older than `before_slot`: a count over the sparse index's keys only."""
+    return sum(
+        ExecutionModel.inflight.count(shard, ExecutionModel.slot < before_slot)
+        for shard in range(get_settings().due_shards)
+    )
+
+
 def inflight(limit: int = 1000) -> list[ExecutionModel]:
     """Pending or running executions, oldest slot first (sparse index; normally tiny)."""
     keys: list[tuple[int, int]] = []

@@ -63,5 +63,28 @@ def test_metrics_are_emitted_as_emf(api, engine, target, monkeypatch, capsys):
     engine.run_due()
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["Name"] for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    assert {"TickDuration", "Dispatched", "RunSucceeded", "FireLag", "RunDuration"} <= names
+    assert {"TickDuration", "Dispatched", "Backlog", "RunSucceeded", "FireLag", "RunDuration"} <= names
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Scheduler" for doc in documents)
+
+
+def test_the_tick_counts_runs_still_in_flight_a_minute_after_their_slot(api, engine, target):
+    from chalicelib.clock import now_ms
+    from chalicelib.store import executions
+
+    job = secret_job(api, target)
+    executions.create_pending(job["id"], job["application"]["id"], now_ms() - 120_000, "schedule", now_ms())
+    executions.create_pending(job["id"], job["application"]["id"], now_ms() - 10_000, "schedule", now_ms())
+    assert engine.tick().backlog == 1
+
+
+def test_a_redelivered_message_counts_as_a_retry(api, engine, target, monkeypatch):
+    from chalicelib.invoker import run
+
+    counted = []
+    monkeypatch.setattr(run, "count", lambda name, value=1: counted.append(name))
+    job = secret_job(api, target)
+    engine.make_due(job["id"])
+    engine.tick()
+    records = engine.receive()
+    run.handle_records([dict(r, attributes={"ApproximateReceiveCount": "2"}) for r in records])
+    assert counted.count("Retries") == 1 and "RunSucceeded" in counted
