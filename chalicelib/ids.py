@@ -17,6 +17,6 @@ def execution_id(at_ms: int | None = None) -> int:
     return (ms << RANDOM_BITS) | secrets.randbits(RANDOM_BITS)
 
 
-def id_floor(at_ms: int) -> int:
-    """The smallest execution id that can have been made at or after `at_ms`."""
-    return max(0, at_ms - EPOCH_MS) << RANDOM_BITS
+def slot_of(execution_id_: int) -> int:
+    """The millisecond an execution id was made for (its slot): ids sort like their slots."""
+    return (execution_id_ >> RANDOM_BITS) + EPOCH_MS

@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.routing import Call, Reply, bind, decode_cursor, page_reply
+from chalicelib.clock import to_ms
 from chalicelib.contracts import executions as contract
 from chalicelib.invoker.run import execution_to_api
 from chalicelib.services import executions as service
@@ -32,8 +33,16 @@ def trigger(call: Call) -> Reply:
 
 @bind(bp, contract.JOB_EXECUTIONS)
 def job_executions(call: Call) -> Reply:
-    before = decode_cursor(call.query.cursor) or None
-    found, more = service.list_for_job(call.user, call.path["id"], call.query, before)
+    query = call.query
+    found, more = service.list_for_job(
+        call.user,
+        call.path["id"],
+        query.limit,
+        query.status,
+        before_slot=decode_cursor(query.cursor) or None,
+        from_ms=to_ms(query.from_) if query.from_ else None,
+        until_ms=to_ms(query.to) if query.to else None,
+    )
     return page_reply(call, [execution_to_api(e) for e in found], more, int(found[-1].slot) if found else None)
 
 

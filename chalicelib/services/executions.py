@@ -6,10 +6,11 @@ import statistics
 from typing import Any
 
 from chalicelib.auth import Caller
-from chalicelib.clock import iso, now_ms, to_ms
+from chalicelib.clock import iso, now_ms
 from chalicelib.engine.queue import RunMessage, send
 from chalicelib.engine.tick import BACKLOG_AFTER_MS
 from chalicelib.errors import ApiError, NotFound
+from chalicelib.ids import slot_of
 from chalicelib.services import jobs as job_service
 from chalicelib.services import tenancy
 from chalicelib.store import engine_state
@@ -52,14 +53,21 @@ def get(caller: Caller, execution_id: int) -> ExecutionModel:
     return visible(caller, execution_store.get_by_id(execution_id), execution_id)
 
 
-def list_for_job(caller: Caller, job_id: int, query: Any, before_slot: int | None) -> tuple[list[ExecutionModel], bool]:
-    """A job's history; still readable after the job is deleted (checked against each run's application)."""
+def list_for_job(
+    caller: Caller,
+    job_id: int,
+    limit: int,
+    status: str | None = None,
+    before_slot: int | None = None,
+    from_ms: int | None = None,
+    until_ms: int | None = None,
+) -> tuple[list[ExecutionModel], bool]:
+    """A job's history, newest first; still readable after the job is deleted (then each run's application
+    decides who may read it)."""
     job = job_store.get(job_id)
     if job is not None:
         job_service.get_visible(caller, job_id)
-    from_ms = to_ms(query.from_) if query.from_ else None
-    until_ms = to_ms(query.to) if query.to else None
-    found, more = execution_store.list_for_job(job_id, before_slot, query.limit, query.status, from_ms, until_ms)
+    found, more = execution_store.list_for_job(job_id, before_slot, limit, status, from_ms, until_ms)
     if job is None:
         allowed = set(tenancy.visible_application_ids(caller))
         if not found or any(int(item.applicationId) not in allowed for item in found):
@@ -68,17 +76,10 @@ def list_for_job(caller: Caller, job_id: int, query: Any, before_slot: int | Non
 
 
 def list_recent(caller: Caller, query: Any, before_id: int | None) -> tuple[list[ExecutionModel], bool]:
+    """Newest first across the caller's applications, or one application, or one job."""
     if query.jobId is not None:
-        found, _ = execution_store.list_for_job(query.jobId, None, 1000, query.status, None, None)
-        job = job_store.get(query.jobId)
-        if job is not None:
-            job_service.get_visible(caller, query.jobId)
-        allowed = set(tenancy.visible_application_ids(caller))
-        found = [item for item in found if int(item.applicationId) in allowed]
-        if before_id is not None:
-            found = [item for item in found if int(item.id) < before_id]
-        found.sort(key=lambda item: int(item.id), reverse=True)
-        return found[: query.limit], len(found) > query.limit
+        before_slot = slot_of(before_id) if before_id else None
+        return list_for_job(caller, query.jobId, query.limit, query.status, before_slot)
     if query.applicationId is not None:
         app_ids = [int(tenancy.visible_application(caller, query.applicationId).id)]
     else:

@@ -142,3 +142,18 @@ def test_one_failing_message_does_not_make_its_batch_run_again(api, engine, targ
     assert [json.loads(r["body"])["jobId"] for r in again] == [json.loads(records[2]["body"])["jobId"]]
     engine.deliver(again)
     assert sorted(r["path"] for r in target.requests) == ["/echo", "/n0", "/n1"]
+
+
+def test_recent_executions_of_one_job_page_by_cursor(api, engine, target, job):
+    ids = []
+    for _ in range(5):
+        ids.append(api.post(f"{JOBS}/{job['id']}/trigger").json["id"])
+        time.sleep(0.003)
+    seen, cursor = [], None
+    while True:
+        answer = api.get(f"{EXECUTIONS}?jobId={job['id']}&limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        seen.extend(e["id"] for e in answer.json)
+        cursor = answer.headers.get("x-next-cursor")
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
