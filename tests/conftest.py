@@ -117,6 +117,18 @@ class Api:
     def delete(self, path: str, **kw: Any) -> Answer:
         return self.request("DELETE", path, **kw)
 
+    def pages(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a list, following X-Next-Cursor page by page."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            separator = "&" if "?" in path else "?"
+            answer = self.get(path + (f"{separator}cursor={cursor}" if cursor else ""))
+            items.extend(answer.json)
+            cursor = answer.headers.get("x-next-cursor")
+            if not cursor:
+                return items
+
     # -- shortcuts for setting the scene --
 
     def make_app(self, name: str = "demo", display: str = "Demo") -> dict[str, Any]:

@@ -102,13 +102,7 @@ def test_jobs_list_paginates_by_id_with_filters(api, app_id):
     names = [f"job-{index:02d}" for index in range(7)]
     for index, name in enumerate(names):
         api.make_job(app_id, name=name, enabled=index % 2 == 0)
-    seen, cursor = [], None
-    while True:
-        answer = api.get(f"{JOBS}?limit=3" + (f"&cursor={cursor}" if cursor else ""))
-        seen.extend(job["id"] for job in answer.json)
-        cursor = answer.headers.get("x-next-cursor")
-        if not cursor:
-            break
+    seen = [job["id"] for job in api.pages(f"{JOBS}?limit=3")]
     assert seen == sorted(seen) and len(seen) == 7
     assert [j["name"] for j in api.get(f"{JOBS}?enabled=false").json] == ["job-01", "job-03", "job-05"]
     assert [j["name"] for j in api.get(f"{JOBS}?name=job-0&limit=2&enabled=true").json] == ["job-00", "job-02"]
