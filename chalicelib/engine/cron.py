@@ -92,6 +92,11 @@ def validate(pattern: str, timezone: str = "UTC") -> None:
         raise CronError(f"not a valid cron pattern: {exc}") from exc
 
 
+def fires_at(pattern: str, timezone: str, slot_ms: int) -> bool:
+    """Whether `slot_ms` is one of the pattern's slots."""
+    return next_after(pattern, timezone, slot_ms - 1) == slot_ms
+
+
 def next_after(pattern: str, timezone: str, after_ms: int) -> int:
     """The first slot (epoch ms) strictly after `after_ms` at which `pattern` fires in `timezone`."""
     local = from_ms(after_ms).astimezone(zone(timezone))

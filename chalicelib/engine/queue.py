@@ -26,21 +26,22 @@ class RunMessage:
     slot: int
     trigger: str = "schedule"
     execution_id: int | None = None
+    dispatched_at: int | None = None
 
     def encode(self) -> str:
-        return json.dumps(
-            {"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger, "executionId": self.execution_id}
-        )
+        body = {"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger}
+        return json.dumps({**body, "executionId": self.execution_id, "dispatchedAt": self.dispatched_at})
 
     @classmethod
     def decode(cls, body: str) -> RunMessage:
         data = json.loads(body)
-        execution_id = data.get("executionId")
+        execution_id, dispatched_at = data.get("executionId"), data.get("dispatchedAt")
         return cls(
             int(data["jobId"]),
             int(data["slot"]),
             str(data.get("trigger", "schedule")),
             int(execution_id) if execution_id is not None else None,
+            int(dispatched_at) if dispatched_at is not None else None,
         )
 
 

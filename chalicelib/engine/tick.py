@@ -94,7 +94,8 @@ def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int]:
             execution.update(actions=[execution.__class__.missedSlots.set(item.missed)])
         keys = {"jobId": int(job.id), "executionId": int(execution.id), "applicationId": int(job.applicationId)}
         log.debug("dispatching", extra={**keys, "slot": slot})
-        messages.append((RunMessage(int(job.id), slot, "schedule", int(execution.id)), delay_for(slot, now)))
+        message = RunMessage(int(job.id), slot, "schedule", int(execution.id), dispatched_at=now)
+        messages.append((message, delay_for(slot, now)))
     return messages, resent
 
 

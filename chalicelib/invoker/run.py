@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib import events
 from chalicelib.clock import iso, now_ms
+from chalicelib.engine import cron
 from chalicelib.engine.queue import RunMessage, delay_for, send
 from chalicelib.invoker import guard, http, params
 from chalicelib.masking import mask_task_config
@@ -128,6 +129,15 @@ def _cancel(message: RunMessage, code: str, reason: str) -> str:
     return "cancelled"
 
 
+def _rescheduled(job: JobModel, message: RunMessage) -> bool:
+    """The job was edited after dispatch and its schedule no longer has this slot."""
+    if message.dispatched_at is None or int(job.updatedAt) <= message.dispatched_at:
+        return False
+    if job.pattern is None:
+        return job.runAt != message.slot
+    return not cron.fires_at(job.pattern, job.timezone, message.slot)
+
+
 def _wait_for_slot(message: RunMessage) -> bool:
     """Start on the slot's second: wait out a short early arrival; hand a long one back to the queue."""
     early = message.slot - now_ms()
@@ -153,6 +163,8 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         return _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
     if message.trigger == "schedule" and not job.enabled:
         return _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
+    if message.trigger == "schedule" and _rescheduled(job, message):
+        return _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
     if not _wait_for_slot(message):
         return "requeued"
     execution = execution_store.start(message.job_id, message.slot, now_ms())

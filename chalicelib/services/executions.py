@@ -37,7 +37,7 @@ def trigger(caller: Caller, job_id: int) -> ExecutionModel:
             break
     else:
         raise Unavailable("could not record the run; retry")
-    if send([(RunMessage(int(job.id), slot, "manual", int(execution.id)), 0)]):
+    if send([(RunMessage(int(job.id), slot, "manual", int(execution.id), dispatched_at=now_ms()), 0)]):
         execution_store.fail_pending(int(job.id), slot, now_ms(), "DISPATCH_FAILED", "the run queue refused it")
         raise Unavailable("the run queue is not reachable; the run was recorded as failed")
     return execution

@@ -311,3 +311,30 @@ def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once
     assert int(attributes["ApproximateNumberOfMessagesDelayed"]) == len(pending)  # each claimed slot is on its way
     report = engine.tick()
     assert report.resent == 0 and report.dispatched <= 1  # at most a slot that entered the horizon meanwhile
+
+
+def test_a_slot_dropped_by_a_schedule_change_after_dispatch_does_not_run(api, engine, target, app_id):
+    from chalicelib.engine.queue import RunMessage
+    from chalicelib.invoker.run import run_message
+    from chalicelib.store import executions as execution_store
+
+    job = make(api, app_id, target)
+    dispatched_at = now_ms()
+    slot = dispatched_at + 200  # a slot of the old schedule
+    created = execution_store.create_pending(job["id"], app_id, slot, "schedule", dispatched_at)
+    api.put(f"{JOBS}/{job['id']}", {"pattern": "15 3 * * *"})
+    message = RunMessage(job["id"], slot, "schedule", int(created.id), dispatched_at=dispatched_at)
+    assert run_message(message) == "cancelled"
+    assert target.requests == [] and engine.executions(job["id"])[0].error["code"] == "JOB_RESCHEDULED"
+
+
+def test_an_edit_that_keeps_the_slot_keeps_the_run():
+    from chalicelib.engine import cron
+
+    def at(hour: int, minute: int) -> int:
+        return to_ms(datetime(2026, 11, 23, hour, minute, tzinfo=UTC))
+
+    assert cron.fires_at("*/5 * * * *", "UTC", at(20, 5))
+    assert not cron.fires_at("*/5 * * * *", "UTC", at(20, 6))
+    assert cron.fires_at("30 9 * * *", "Asia/Kolkata", at(4, 0))  # 09:30 IST
+    assert not cron.fires_at("30 9 * * *", "Asia/Kolkata", at(9, 30))
