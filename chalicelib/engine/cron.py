@@ -8,7 +8,7 @@ croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) a
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -98,7 +98,23 @@ def fires_at(pattern: str, timezone: str, slot_ms: int) -> bool:
 
 
 def next_after(pattern: str, timezone: str, after_ms: int) -> int:
-    """The first slot (epoch ms) strictly after `after_ms` at which `pattern` fires in `timezone`."""
-    local = from_ms(after_ms).astimezone(zone(timezone))
-    nxt = croniter(" ".join(pattern.split()), local).get_next(datetime)
-    return to_ms(nxt)
+    """The first slot (epoch ms) strictly after `after_ms` at which `pattern` fires in `timezone`.
+
+    Daylight saving, as Vixie cron does it: a local time skipped by a spring-forward change runs once, at
+    the first instant after the gap; a local time repeated at fall-back runs once, at its first occurrence,
+    when the pattern names its hours (`30 1 * * *`). Patterns whose hour field is `*` keep their rhythm
+    through the repeated hour, so a job every minute does not stop for an hour.
+    """
+    tz = zone(timezone)
+    fields = pattern.split()
+    iterator = croniter(" ".join(fields), from_ms(after_ms).astimezone(tz))
+    slot = iterator.get_next(datetime)
+    if "*" not in fields[1]:
+        while _second_occurrence(slot, tz):
+            slot = iterator.get_next(datetime)
+    return to_ms(slot)
+
+
+def _second_occurrence(moment: datetime, tz: ZoneInfo) -> bool:
+    """Whether this instant is the repeat of a local time that already happened (fold 1 at fall-back)."""
+    return moment.astimezone(UTC).astimezone(tz).fold == 1

@@ -1,0 +1,66 @@
+"""Cron in time zones: standard crontab fields, and daylight saving handled once per local time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.clock import iso, to_ms
+from chalicelib.engine import cron
+
+
+def slots(pattern: str, zone: str, start: datetime, count: int) -> list[str]:
+    found, cursor = [], to_ms(start)
+    for _ in range(count):
+        cursor = cron.next_after(pattern, zone, cursor)
+        found.append(iso(cursor))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("zone", "pattern", "start", "expected"),
+    [
+        # fall-back: 01:30 happens twice in New York on 2026-11-01; it runs once, at the first
+        ("America/New_York", "30 1 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC),
+         ["2026-11-01T05:30:00.000Z", "2026-11-02T06:30:00.000Z"]),
+        ("Europe/Berlin", "30 2 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC),
+         ["2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"]),
+        # spring-forward: 02:30 does not exist; it runs once, at the first instant after the gap
+        ("America/New_York", "30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC),
+         ["2026-03-08T07:00:00.000Z", "2026-03-09T06:30:00.000Z"]),
+        ("Europe/Berlin", "30 2 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC),
+         ["2026-03-29T01:00:00.000Z", "2026-03-30T00:30:00.000Z"]),
+    ],
+)  # fmt: skip
+def test_daylight_saving_runs_each_local_time_once(zone, pattern, start, expected):
+    assert slots(pattern, zone, start, len(expected)) == expected
+
+
+def test_patterns_with_every_hour_keep_their_rhythm_through_the_repeated_hour():
+    runs = slots("0 * * * *", "America/New_York", datetime(2026, 11, 1, 4, 30, tzinfo=UTC), 3)
+    assert runs == ["2026-11-01T05:00:00.000Z", "2026-11-01T06:00:00.000Z", "2026-11-01T07:00:00.000Z"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("* * * *", "expected 5 fields"),
+        ("60 * * * *", "out of range"),
+        ("0 0 30 2 *", "never fires"),
+        ("@daily", "macros"),
+        ("0 0 L * *", "not valid crontab syntax"),
+        ("10-5 * * * *", "backwards"),
+        ("*/0 * * * *", "at least 1"),
+    ],
+)
+def test_invalid_patterns_say_why(pattern, message):
+    with pytest.raises(cron.CronError, match=message):
+        cron.validate(pattern)
+
+
+def test_crontab_semantics():
+    monday = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    assert slots("0 0 * * 7", "UTC", monday, 1) == ["2026-11-29T00:00:00.000Z"]  # 7 is Sunday
+    assert slots("0 9 * * MON-FRI", "UTC", datetime(2026, 11, 27, 12, tzinfo=UTC), 1) == ["2026-11-30T09:00:00.000Z"]
+    assert slots("0 0 1 * 1", "UTC", monday, 1) == ["2026-11-30T00:00:00.000Z"]  # either day field matches
