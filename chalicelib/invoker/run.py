@@ -153,7 +153,11 @@ def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> 
     """Run one message; returns what happened: ran, duplicate, cancelled or requeued."""
     keys = {"jobId": message.job_id, "executionId": message.execution_id, "slot": message.slot}
     with run_context(**keys):
-        return _run(message, resolver)
+        try:
+            return _run(message, resolver)
+        except Exception:
+            log.exception("run failed before its outcome was recorded; the message will be retried")
+            raise
 
 
 @tracer.capture_method(capture_response=False)
@@ -203,9 +207,13 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool
     if int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)) > 1:
         count("Retries")  # SQS redelivered this message after a failed or lost attempt
     try:
-        run_message(RunMessage.decode(record["body"]), resolver)
-    except Exception:  # noqa: BLE001 - one failing message must not make its batch run again
-        log.exception("message %s failed; it will be retried", record.get("messageId"))
+        message = RunMessage.decode(record["body"])
+    except (ValueError, KeyError, TypeError):
+        log.exception("undecodable message", extra={"messageId": record.get("messageId")})
+        return False
+    try:
+        run_message(message, resolver)
+    except Exception:  # noqa: BLE001 - logged with the run's keys; one failure must not rerun the batch
         return False
     return True
 
