@@ -215,13 +215,15 @@ def live(aws: None) -> Iterator[Live]:
 
 class Target:
     """A threaded HTTP server on 127.0.0.1 that records requests; behaviour is chosen by path:
-    /ok, /status/<code>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset, anything else echoes."""
+    /ok, /status/<code>, /flaky/<n>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset;
+    anything else echoes."""
 
     def __init__(self) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.requests: list[dict[str, Any]] = []
+        self.hits: dict[str, int] = {}
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -234,6 +236,12 @@ class Target:
                     {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 path = self.path.split("?")[0]
+                if path.startswith("/flaky/"):  # /flaky/N: 503 with Retry-After 1 N times, then 200
+                    failures = int(path.rsplit("/", 1)[1])
+                    target.hits[path] = target.hits.get(path, 0) + 1
+                    if target.hits[path] <= failures:
+                        return self._send(503, b'{"state": "busy"}', {"Retry-After": "1"})
+                    return self._send(200, b'{"state": "ok"}')
                 if path.startswith("/status/"):
                     return self._send(int(path.rsplit("/", 1)[1]), b'{"state": "bad"}')
                 if path.startswith("/slow/"):

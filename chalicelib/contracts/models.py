@@ -128,6 +128,25 @@ class TaskConfigOut(TaskConfig):
 
 # --- jobs ---------------------------------------------------------------------------------------
 
+
+class Backoff(Strict):
+    initialSeconds: int = Field(default=2, ge=1, le=900, description="First retry waits up to this long")
+    maxSeconds: int = Field(default=300, ge=1, le=900, description="No retry waits longer (SQS delay ≤ 900 s)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Backoff:
+        if self.initialSeconds > self.maxSeconds:
+            raise ValueError("initialSeconds must not exceed maxSeconds")
+        return self
+
+
+class RetryPolicy(Strict):
+    """Retries of timeouts, connection errors, 429 and 5xx: exponential backoff with full jitter."""
+
+    maxAttempts: int = Field(default=3, ge=1, le=10, description="Attempts in all, the first included")
+    backoff: Backoff = Field(default_factory=Backoff)
+
+
 JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -146,6 +165,7 @@ class JobSpec(Strict):
     timezone: Annotated[str, Field(max_length=64, description="IANA zone, default UTC")] = "UTC"
     taskType: Literal["HttpInvokerTask"] = "HttpInvokerTask"
     taskConfig: TaskConfig
+    retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @field_validator("timezone")
     @classmethod
@@ -178,6 +198,7 @@ class JobUpdate(Strict):
     timezone: str | None = None
     taskType: str | None = None
     taskConfig: dict[str, Any] | None = None
+    retryPolicy: dict[str, Any] | None = None
 
 
 class JobScheduleInput(Strict):
@@ -189,6 +210,7 @@ class JobScheduleInput(Strict):
     runAt: AwareDatetime
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
     taskConfig: TaskConfig
+    retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
 class ApplicationRef(Strict):
@@ -208,6 +230,7 @@ class Job(Strict):
     timezone: str
     taskType: Literal["HttpInvokerTask"]
     taskConfig: TaskConfigOut
+    retryPolicy: RetryPolicy
     status: Literal["scheduled", "paused", "completed"]
     nextRunAt: str | None
     createdAt: str
@@ -257,6 +280,7 @@ class Execution(Strict):
     trigger: Literal["schedule", "manual"]
     scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
     attempt: int
+    attempts: list[dict[str, Any]] | None = Field(default=None, description="One entry per attempt: at, error")
     startedAt: str | None
     finishedAt: str | None
     durationMs: int | None = None

@@ -7,13 +7,17 @@ is dropped by the pending -> running condition, so a slot never runs twice.
 from __future__ import annotations
 
 import base64
+import math
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from chalicelib import events
 from chalicelib.clock import iso, now_ms
+from chalicelib.contracts.models import RetryPolicy
 from chalicelib.engine import cron
 from chalicelib.engine.queue import RunMessage, delay_for, send
 from chalicelib.invoker import guard, http, params
@@ -26,6 +30,7 @@ from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
 MAX_EARLY_WAIT_MS = 2_000
+RETRYABLE_CODES = frozenset({"ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND"})
 AUTH_HEADER = "Authorization"
 
 
@@ -47,6 +52,7 @@ def execution_to_api(execution: ExecutionModel) -> dict[str, Any]:
         "trigger": execution.trigger,
         "scheduledFor": iso(int(execution.slot)),
         "attempt": int(execution.attempt or 0),
+        "attempts": execution.attempts,
         "startedAt": iso(execution.startedAt),
         "finishedAt": iso(execution.finishedAt),
         "durationMs": execution.durationMs,
@@ -150,7 +156,7 @@ def _wait_for_slot(message: RunMessage) -> bool:
 
 
 def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> str:
-    """Run one message; returns what happened: ran, duplicate, cancelled or requeued."""
+    """Run one message; returns what happened: ran, retrying, duplicate, cancelled or requeued."""
     keys = {"jobId": message.job_id, "executionId": message.execution_id, "slot": message.slot}
     with run_context(**keys):
         try:
@@ -176,10 +182,15 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         log.info("duplicate delivery dropped", extra={"applicationId": int(job.applicationId)})
         count("DuplicateDeliveries")
         return "duplicate"
-    events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
+    attempt_started = now_ms()
+    if int(execution.attempt) == 1:
+        events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
     outcome = perform(job, message.slot, resolver)
+    attempts = [*(execution.attempts or []), {"at": iso(attempt_started), "error": outcome.error}]
+    if _retry(job, message, execution, outcome, attempts):
+        return "retrying"
     finished_at = now_ms()
-    fields = {"result": outcome.result, "error": outcome.error, "jobSnapshot": outcome.snapshot}
+    fields = {"result": outcome.result, "error": outcome.error, "jobSnapshot": outcome.snapshot, "attempts": attempts}
     if not execution_store.finish(execution, outcome.status, finished_at, fields):
         log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
@@ -190,6 +201,55 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     kind = "succeeded" if outcome.status == "succeeded" else "failed"
     events.publish(f"scheduler.job.execution.{kind}", {"execution": execution_to_api(execution)})
     return "ran"
+
+
+def retryable(error: dict[str, str] | None) -> bool:
+    """Timeouts, connection errors, 429 and 5xx; never other 4xx, URL_NOT_ALLOWED or PARAM_ERROR."""
+    code = (error or {}).get("code", "")
+    return code in RETRYABLE_CODES or code == "HTTP_429" or (code.startswith("HTTP_5") and len(code) == 8)
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, retry_after: str | None = None) -> int:
+    """Seconds before attempt `attempt + 1`: the target's Retry-After if it gave one, else full jitter over
+    initialSeconds * 2^(attempt-1); never more than maxSeconds."""
+    ceiling = policy.backoff.maxSeconds
+    seconds = _seconds(retry_after) if retry_after else None
+    if seconds is not None:
+        return max(0, min(ceiling, math.ceil(seconds)))
+    cap = min(ceiling, policy.backoff.initialSeconds * 2 ** (attempt - 1))
+    return math.ceil(random.uniform(0, cap))
+
+
+def _seconds(retry_after: str) -> float | None:
+    """Retry-After as seconds from now: a number, or an HTTP date."""
+    try:
+        return float(retry_after)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(retry_after).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry(job: JobModel, message: RunMessage, execution: ExecutionModel, outcome: Outcome,
+           attempts: list[dict[str, Any]]) -> bool:  # fmt: skip
+    """Hand a retryable failure back to the queue with a delay; True when a retry is on its way."""
+    policy = RetryPolicy.model_validate(job.retryPolicy or {})
+    attempt = int(execution.attempt)
+    if outcome.status != "failed" or not retryable(outcome.error) or attempt >= policy.maxAttempts:
+        return False
+    retry_after = ((outcome.result or {}).get("headers") or {}).get("retry-after")
+    delay = retry_delay(policy, attempt, retry_after)
+    again = RunMessage(message.job_id, message.slot, message.trigger, message.execution_id, dispatched_at=now_ms())
+    if send([(again, delay)]):
+        return False  # the queue refused: record this attempt's outcome as final
+    if not execution_store.retry_later(execution, attempts):
+        return True  # another delivery owns the execution now; the new message will be dropped
+    count("Retries")
+    code = outcome.error["code"] if outcome.error else None
+    log.info("run will be retried", extra={"attempt": attempt, "code": code, "delaySeconds": delay})
+    return True
 
 
 def _observe(message: RunMessage, execution: ExecutionModel, outcome: Outcome) -> None:
@@ -205,7 +265,7 @@ def _observe(message: RunMessage, execution: ExecutionModel, outcome: Outcome) -
 
 def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool:
     if int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)) > 1:
-        count("Retries")  # SQS redelivered this message after a failed or lost attempt
+        count("Redeliveries")  # SQS redelivered this message after a failed or lost invoker batch
     try:
         message = RunMessage.decode(record["body"])
     except (ValueError, KeyError, TypeError):

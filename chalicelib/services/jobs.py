@@ -9,7 +9,7 @@ from pydantic import ValidationError as PydanticError
 from chalicelib import events
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms, to_ms
-from chalicelib.contracts.models import JobSpec, JobUpdate, TaskConfig
+from chalicelib.contracts.models import JobSpec, JobUpdate, RetryPolicy, TaskConfig
 from chalicelib.contracts.validation import details_of
 from chalicelib.engine import cron
 from chalicelib.engine.tick import dispatch_soon
@@ -110,6 +110,7 @@ def _apply_spec(job: JobModel, spec: JobSpec) -> None:
     job.timezone = spec.timezone
     job.taskType = spec.taskType
     job.taskConfig = stored_task_config(spec.taskConfig)
+    job.retryPolicy = spec.retryPolicy.model_dump()
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -168,8 +169,14 @@ def spec_of(job: JobModel) -> dict[str, Any]:
         "timezone": job.timezone,
         "taskType": job.taskType,
         "taskConfig": job.taskConfig,
+        "retryPolicy": retry_policy_of(job).model_dump(),
     }
     return {key: value for key, value in spec.items() if value is not None}
+
+
+def retry_policy_of(job: JobModel) -> RetryPolicy:
+    """The job's retry policy (jobs stored before it existed get the defaults)."""
+    return RetryPolicy.model_validate(job.retryPolicy or {})
 
 
 def merge(job: JobModel, patch: JobUpdate) -> dict[str, Any]:
@@ -257,7 +264,7 @@ def spec_matches(job: JobModel, spec: JobSpec) -> bool:
     """Whether writing `spec` would change nothing a user can see (then nothing is written)."""
     probe = JobModel(job.id)
     _apply_spec(probe, spec)
-    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig")
+    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig", "retryPolicy")
     return all(getattr(probe, name) == getattr(job, name) for name in fields)
 
 

@@ -83,8 +83,8 @@ def start(job_id: int, slot: int, now_ms: int) -> ExecutionModel | None:
         execution,
         [
             ExecutionModel.status.set(RUNNING),
-            ExecutionModel.startedAt.set(now_ms),
-            ExecutionModel.lagMs.set(max(0, now_ms - slot)),
+            ExecutionModel.startedAt.set(ExecutionModel.startedAt | now_ms),  # the first attempt's start
+            ExecutionModel.lagMs.set(ExecutionModel.lagMs | max(0, now_ms - slot)),
             ExecutionModel.attempt.add(1),
         ],
         (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists(),
@@ -106,6 +106,14 @@ def finish(execution: ExecutionModel, status: str, now_ms: int, fields: dict[str
         actions.append(attribute.set(value) if value is not None else attribute.remove())
     condition = (ExecutionModel.status == RUNNING) & (ExecutionModel.attempt == int(execution.attempt))
     return _transition(execution, actions, condition)
+
+
+def retry_later(execution: ExecutionModel, attempts: list[dict[str, Any]]) -> bool:
+    """running -> pending after a failed attempt whose retry message is on its way."""
+    condition = (ExecutionModel.status == RUNNING) & (ExecutionModel.attempt == int(execution.attempt))
+    return _transition(
+        execution, [ExecutionModel.status.set(PENDING), ExecutionModel.attempts.set(attempts)], condition
+    )
 
 
 def fail_pending(job_id: int, slot: int, now_ms: int, code: str, message: str) -> ExecutionModel | None:

@@ -11,7 +11,7 @@ from collections import Counter
 import botocore.client
 import pytest
 
-from tests.engine.test_runs import YEARLY
+from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
 
 
 @pytest.fixture
@@ -64,9 +64,8 @@ def test_execution_events_carry_the_masked_execution(api, engine, target, monkey
     monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append((kind, detail)))
     app_id = api.make_app()["id"]
     auth = {"authMethod": "bearer", "token": "tok-9"}
-    job = api.make_job(
-        app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/status/500", "auth": auth}
-    )
+    config = {"endpoint": target.base, "path": "/status/500", "auth": auth}
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig=config, retryPolicy=ONE_ATTEMPT)
     engine.make_due(job["id"])
     engine.run_due()
     runs = [(kind, detail) for kind, detail in published if kind.startswith("scheduler.job.execution.")]

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from chalicelib.observability import logger
-from tests.engine.test_runs import YEARLY
+from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
 
 SECRETS = ("tok-secret-1", "hdr-secret-2", "pw-secret-3")
 
@@ -29,7 +29,7 @@ def secret_job(api, target, path="/echo"):
     config = {"endpoint": target.base, "path": path, "headers": {"X-Api-Key": SECRETS[1]},
               "auth": {"authMethod": "bearer", "token": SECRETS[0]}, "method": "POST",
               "body": {"password": SECRETS[2]}}  # fmt: skip
-    return api.make_job(app_id, pattern=YEARLY, taskConfig=config)
+    return api.make_job(app_id, pattern=YEARLY, taskConfig=config, retryPolicy=ONE_ATTEMPT)
 
 
 def test_run_lines_carry_job_execution_application_and_slot_and_no_secret(api, engine, target, log_lines):
@@ -77,7 +77,7 @@ def test_the_tick_counts_runs_still_in_flight_a_minute_after_their_slot(api, eng
     assert engine.tick().backlog == 1
 
 
-def test_a_redelivered_message_counts_as_a_retry(api, engine, target, monkeypatch):
+def test_a_redelivered_message_counts_as_a_redelivery(api, engine, target, monkeypatch):
     from chalicelib.invoker import run
 
     counted = []
@@ -87,4 +87,4 @@ def test_a_redelivered_message_counts_as_a_retry(api, engine, target, monkeypatc
     engine.tick()
     records = engine.receive()
     run.handle_records([dict(r, attributes={"ApproximateReceiveCount": "2"}) for r in records])
-    assert counted.count("Retries") == 1 and "RunSucceeded" in counted
+    assert counted.count("Redeliveries") == 1 and "RunSucceeded" in counted

@@ -22,11 +22,12 @@ def app_id(api):
 
 
 YEARLY = "0 0 1 1 *"  # only the slot a test forces with make_due falls inside the tick's horizon
+ONE_ATTEMPT = {"maxAttempts": 1}  # tests of a single attempt's outcome (retries have their own tests)
 
 
 def make(api, app_id, target, path="/ok", name="job", **config):
     task = {"endpoint": target.base, "path": path, **config}
-    return api.make_job(app_id, name=name, pattern=YEARLY, taskConfig=task)
+    return api.make_job(app_id, name=name, pattern=YEARLY, taskConfig=task, retryPolicy=ONE_ATTEMPT)
 
 
 def run_once(api, engine, job, resolver=None) -> dict:
@@ -72,7 +73,8 @@ def test_connection_refused(api, engine, target, app_id, settings_env):
     closed.close()
     settings_env.setenv("ALLOWED_TARGET_HOSTS", f"127.0.0.1:{port}")
     get_settings.cache_clear()
-    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": f"http://127.0.0.1:{port}"})
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": f"http://127.0.0.1:{port}"},
+                       retryPolicy=ONE_ATTEMPT)  # fmt: skip
     assert run_once(api, engine, job)["error"]["code"] == "ECONNREFUSED"
 
 
@@ -83,7 +85,8 @@ def test_tls_failure(api, engine, target, app_id):
 
 
 def test_name_that_does_not_resolve(api, engine, app_id):
-    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": "https://gone.example.org"})
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": "https://gone.example.org"},
+                       retryPolicy=ONE_ATTEMPT)  # fmt: skip
 
     def nothing(host, port):
         raise socket.gaierror(socket.EAI_NONAME, "unknown")
