@@ -160,12 +160,18 @@ class JobSpec(Strict):
     name: JobName
     description: Annotated[str | None, Field(max_length=2000)] = None
     enabled: bool = True
-    pattern: Annotated[str | None, Field(max_length=256, description="5-field cron, read in `timezone`.")] = None
+    pattern: Annotated[
+        str | None, Field(max_length=256, description="5-field cron (or 6 with leading seconds), read in `timezone`.")
+    ] = None
     runAt: AwareDatetime | None = Field(default=None, description="One-off run at this instant (ISO-8601).")
     timezone: Annotated[str, Field(max_length=64, description="IANA zone, default UTC")] = "UTC"
     taskType: Literal["HttpInvokerTask"] = "HttpInvokerTask"
     taskConfig: TaskConfig
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
+    misfirePolicy: Literal["fire_once", "skip"] = Field(
+        default="fire_once",
+        description="For slots missed while the engine was down: one run now (fire_once), or none (skip).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -199,6 +205,7 @@ class JobUpdate(Strict):
     taskType: str | None = None
     taskConfig: dict[str, Any] | None = None
     retryPolicy: dict[str, Any] | None = None
+    misfirePolicy: str | None = None
 
 
 class JobScheduleInput(Strict):
@@ -231,6 +238,7 @@ class Job(Strict):
     taskType: Literal["HttpInvokerTask"]
     taskConfig: TaskConfigOut
     retryPolicy: RetryPolicy
+    misfirePolicy: Literal["fire_once", "skip"]
     status: Literal["scheduled", "paused", "completed"]
     nextRunAt: str | None
     createdAt: str

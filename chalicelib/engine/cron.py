@@ -1,6 +1,7 @@
 """Cron patterns with standard crontab semantics, read in a job's IANA time zone.
 
-Five fields (minute hour day-of-month month day-of-week); names (`jan`, `MON-FRI`), `7` as Sunday,
+Five fields (minute hour day-of-month month day-of-week), or six with a leading seconds field
+(`*/15 * * * * *` fires every 15 s); names (`jan`, `MON-FRI`), `7` as Sunday,
 and when both day fields are restricted a time matches if either does (Vixie cron). Extensions that
 croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) are refused.
 """
@@ -17,6 +18,7 @@ from chalicelib.clock import from_ms, to_ms
 
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _DAYS = "sun|mon|tue|wed|thu|fri|sat"
+_SECONDS = ("second", 0, 59, None)
 _FIELDS = (
     ("minute", 0, 59, None),
     ("hour", 0, 23, None),
@@ -36,12 +38,12 @@ def _field_regex(names: str | None) -> re.Pattern[str]:
     return re.compile(rf"^{item}(?:,{item})*$", re.IGNORECASE)
 
 
-_REGEXES = [_field_regex(names) for _, _, _, names in _FIELDS]
+_SPECS = {5: _FIELDS, 6: (_SECONDS, *_FIELDS)}
 
 
-def _check_field(text: str, index: int) -> None:
-    label, low, high, _ = _FIELDS[index]
-    if not _REGEXES[index].match(text):
+def _check_field(text: str, spec: tuple[str, int, int, str | None]) -> None:
+    label, low, high, names = spec
+    if not _field_regex(names).match(text):
         raise CronError(f"{label} field '{text}' is not valid crontab syntax")
     for number in re.findall(r"(?<![/\d])\d+", text):
         if not low <= int(number) <= high:
@@ -79,13 +81,16 @@ def validate(pattern: str, timezone: str = "UTC") -> None:
     fields = pattern.split()
     if pattern.strip().startswith("@"):
         raise CronError("macros such as @daily or @reboot are not supported; write the 5 fields")
-    if len(fields) != 5:
-        raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
-    for index, text in enumerate(fields):
-        _check_field(text, index)
+    if len(fields) not in _SPECS:
+        raise CronError(
+            f"expected 5 fields (minute hour day-of-month month day-of-week), or 6 with a leading seconds field; "
+            f"got {len(fields)}"
+        )
+    for text, spec in zip(fields, _SPECS[len(fields)], strict=True):
+        _check_field(text, spec)
     tz = zone(timezone)
     try:
-        croniter(" ".join(fields), datetime(2024, 1, 1, tzinfo=tz)).get_next(datetime)
+        _iterator(fields, datetime(2024, 1, 1, tzinfo=tz)).get_next(datetime)
     except CroniterBadDateError as exc:
         raise CronError("the pattern never fires (no date matches it)") from exc
     except (CroniterBadCronError, ValueError, KeyError) as exc:
@@ -107,12 +112,16 @@ def next_after(pattern: str, timezone: str, after_ms: int) -> int:
     """
     tz = zone(timezone)
     fields = pattern.split()
-    iterator = croniter(" ".join(fields), from_ms(after_ms).astimezone(tz))
+    iterator = _iterator(fields, from_ms(after_ms).astimezone(tz))
     slot = iterator.get_next(datetime)
-    if "*" not in fields[1]:
+    if "*" not in fields[len(fields) - 4]:  # the hour field
         while _second_occurrence(slot, tz):
             slot = iterator.get_next(datetime)
     return to_ms(slot)
+
+
+def _iterator(fields: list[str], start: datetime) -> croniter:
+    return croniter(" ".join(fields), start, second_at_beginning=len(fields) == 6)
 
 
 def _second_occurrence(moment: datetime, tz: ZoneInfo) -> bool:

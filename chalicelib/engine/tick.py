@@ -67,6 +67,10 @@ def plan(job: JobModel, now: int, horizon: int) -> Plan:
             if following > now:
                 break
             latest, missed = following, missed + 1
+        if job.misfirePolicy == "skip":  # no run for the missed slots: resume at the next one
+            log.info("missed slots skipped", extra={"jobId": int(job.id), "skipped": missed + 1})
+            count("MisfiresSkipped", missed + 1)
+            latest, missed = cron.next_after(job.pattern, job.timezone, latest), 0
         first = latest
     slots, slot = [], first
     while slot < horizon and len(slots) < MAX_SLOTS_PER_JOB:

@@ -111,6 +111,7 @@ def _apply_spec(job: JobModel, spec: JobSpec) -> None:
     job.taskType = spec.taskType
     job.taskConfig = stored_task_config(spec.taskConfig)
     job.retryPolicy = spec.retryPolicy.model_dump()
+    job.misfirePolicy = spec.misfirePolicy
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -170,6 +171,7 @@ def spec_of(job: JobModel) -> dict[str, Any]:
         "taskType": job.taskType,
         "taskConfig": job.taskConfig,
         "retryPolicy": retry_policy_of(job).model_dump(),
+        "misfirePolicy": job.misfirePolicy or "fire_once",
     }
     return {key: value for key, value in spec.items() if value is not None}
 
@@ -264,7 +266,8 @@ def spec_matches(job: JobModel, spec: JobSpec) -> bool:
     """Whether writing `spec` would change nothing a user can see (then nothing is written)."""
     probe = JobModel(job.id)
     _apply_spec(probe, spec)
-    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig", "retryPolicy")
+    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig", "retryPolicy",
+              "misfirePolicy")  # fmt: skip
     return all(getattr(probe, name) == getattr(job, name) for name in fields)
 
 

@@ -51,7 +51,7 @@ class JobsByApplication(GlobalSecondaryIndex["JobModel"]):
 class JobsDue(GlobalSecondaryIndex["JobModel"]):
     class Meta:
         index_name = "due-index"
-        projection = IncludeProjection(["applicationId", "pattern", "timezone", "runAt"])
+        projection = IncludeProjection(["applicationId", "pattern", "timezone", "runAt", "misfirePolicy"])
 
     dueShard = NumberAttribute(hash_key=True)
     nextRunAt = NumberAttribute(range_key=True)
@@ -72,6 +72,7 @@ class JobModel(Model):
     taskType = UnicodeAttribute()
     taskConfig: JSONAttribute = JSONAttribute()
     retryPolicy: JSONAttribute = JSONAttribute(null=True)
+    misfirePolicy = UnicodeAttribute(null=True)
     createdAt = NumberAttribute()
     createdBy = UnicodeAttribute(null=True)
     updatedAt = NumberAttribute()

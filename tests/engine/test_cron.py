@@ -64,3 +64,19 @@ def test_crontab_semantics():
     assert slots("0 0 * * 7", "UTC", monday, 1) == ["2026-11-29T00:00:00.000Z"]  # 7 is Sunday
     assert slots("0 9 * * MON-FRI", "UTC", datetime(2026, 11, 27, 12, tzinfo=UTC), 1) == ["2026-11-30T09:00:00.000Z"]
     assert slots("0 0 1 * 1", "UTC", monday, 1) == ["2026-11-30T00:00:00.000Z"]  # either day field matches
+
+
+def test_a_leading_seconds_field_fires_on_those_seconds():
+    start = datetime(2026, 11, 23, 12, 0, 7, tzinfo=UTC)
+    assert slots("*/15 * * * * *", "UTC", start, 4) == [
+        "2026-11-23T12:00:15.000Z",
+        "2026-11-23T12:00:30.000Z",
+        "2026-11-23T12:00:45.000Z",
+        "2026-11-23T12:01:00.000Z",
+    ]
+    assert slots("30 0 9 * * *", "Europe/Berlin", start, 1) == ["2026-11-24T08:00:30.000Z"]
+    cron.validate("*/15 * * * * *")
+    with pytest.raises(cron.CronError, match="second value 60"):
+        cron.validate("60 * * * * *")
+    with pytest.raises(cron.CronError, match="expected 5 fields"):
+        cron.validate("* * * * * * *")

@@ -341,3 +341,26 @@ def test_an_edit_that_keeps_the_slot_keeps_the_run():
     assert not cron.fires_at("*/5 * * * *", "UTC", at(20, 6))
     assert cron.fires_at("30 9 * * *", "Asia/Kolkata", at(4, 0))  # 09:30 IST
     assert not cron.fires_at("30 9 * * *", "Asia/Kolkata", at(9, 30))
+
+
+def test_a_seconds_pattern_is_dispatched_slot_by_slot_with_delays(api, engine, target, app_id):
+    before = now_ms()
+    job = api.make_job(app_id, pattern="*/15 * * * * *", taskConfig={"endpoint": target.base})
+    horizon = before + get_settings().tick_lookahead_seconds * 1000
+    pending = sorted(int(e.slot) for e in engine.executions(job["id"]))
+    assert all(slot % 15_000 == 0 for slot in pending) and pending == sorted(set(pending))
+    assert len(pending) in (len(range((before // 15_000 + 1) * 15_000, horizon, 15_000)),
+                            len(range((before // 15_000 + 1) * 15_000, horizon, 15_000)) + 1)  # fmt: skip
+    assert int(JobModel.get(job["id"]).nextRunAt) == pending[-1] + 15_000
+
+
+def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, app_id):
+    job = api.make_job(app_id, pattern="*/5 * * * *", misfirePolicy="skip", taskConfig={"endpoint": target.base})
+    long_ago = (now_ms() // 300_000 - 6) * 300_000
+    JobModel(job["id"]).update(actions=[JobModel.nextRunAt.set(long_ago), JobModel.dueShard.set(job["id"] % 4)])
+    engine.tick()
+    engine.deliver(engine.receive())
+    assert target.requests == []
+    assert all(int(e.slot) > now_ms() - 60_000 for e in engine.executions(job["id"]))
+    assert int(JobModel.get(job["id"]).nextRunAt) > now_ms()
+    assert api.get(f"{JOBS}/{job['id']}").json["misfirePolicy"] == "skip"
