@@ -172,6 +172,9 @@ class JobSpec(Strict):
         default="fire_once",
         description="For slots missed while the engine was down: one run now (fire_once), or none (skip).",
     )
+    concurrencyPolicy: Literal["allow", "forbid"] = Field(
+        default="allow", description="forbid: a slot whose previous run is still pending or running is skipped."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -206,6 +209,7 @@ class JobUpdate(Strict):
     taskConfig: dict[str, Any] | None = None
     retryPolicy: dict[str, Any] | None = None
     misfirePolicy: str | None = None
+    concurrencyPolicy: str | None = None
 
 
 class JobScheduleInput(Strict):
@@ -239,6 +243,7 @@ class Job(Strict):
     taskConfig: TaskConfigOut
     retryPolicy: RetryPolicy
     misfirePolicy: Literal["fire_once", "skip"]
+    concurrencyPolicy: Literal["allow", "forbid"]
     status: Literal["scheduled", "paused", "completed"]
     nextRunAt: str | None
     createdAt: str
@@ -319,7 +324,9 @@ class JobCounts(Strict):
 
 
 class ExecutionCounts(Strict):
-    last24h: dict[str, int] = Field(description="Finished runs by status (hourly buckets).")
+    last24h: dict[str, int] = Field(
+        description="Finished runs by status (hourly buckets); `skipped` counts slots concurrencyPolicy forbid skipped."
+    )
     pending: int
     running: int
 

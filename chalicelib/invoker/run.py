@@ -175,6 +175,13 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         return _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
     if message.trigger == "schedule" and _rescheduled(job, message):
         return _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
+    if job.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(message.job_id, message.slot):
+        log.info("slot skipped: the previous run is still in flight", extra={"applicationId": int(job.applicationId)})
+        count("OverlapSkipped")
+        reason = "the previous run was still pending or running (concurrencyPolicy forbid)"
+        if execution_store.fail_pending(message.job_id, message.slot, now_ms(), "SKIPPED_OVERLAP", reason):
+            engine_state.count_outcome(int(job.applicationId), "skipped", now_ms())
+        return "skipped"
     if not _wait_for_slot(message):
         return "requeued"
     execution = execution_store.start(message.job_id, message.slot, now_ms())

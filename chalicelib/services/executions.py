@@ -110,7 +110,7 @@ def stats(caller: Caller) -> dict[str, Any]:
     return {
         "jobs": {"total": total, "enabled": enabled},
         "executions": {
-            "last24h": engine_state.outcome_counts(app_ids, now, ("succeeded", "failed")),
+            "last24h": engine_state.outcome_counts(app_ids, now, ("succeeded", "failed", "skipped")),
             "pending": sum(1 for item in inflight if item.status == "pending"),
             "running": sum(1 for item in inflight if item.status == "running"),
         },

@@ -112,6 +112,7 @@ def _apply_spec(job: JobModel, spec: JobSpec) -> None:
     job.taskConfig = stored_task_config(spec.taskConfig)
     job.retryPolicy = spec.retryPolicy.model_dump()
     job.misfirePolicy = spec.misfirePolicy
+    job.concurrencyPolicy = spec.concurrencyPolicy
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -172,6 +173,7 @@ def spec_of(job: JobModel) -> dict[str, Any]:
         "taskConfig": job.taskConfig,
         "retryPolicy": retry_policy_of(job).model_dump(),
         "misfirePolicy": job.misfirePolicy or "fire_once",
+        "concurrencyPolicy": job.concurrencyPolicy or "allow",
     }
     return {key: value for key, value in spec.items() if value is not None}
 
@@ -267,7 +269,7 @@ def spec_matches(job: JobModel, spec: JobSpec) -> bool:
     probe = JobModel(job.id)
     _apply_spec(probe, spec)
     fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig", "retryPolicy",
-              "misfirePolicy")  # fmt: skip
+              "misfirePolicy", "concurrencyPolicy")  # fmt: skip
     return all(getattr(probe, name) == getattr(job, name) for name in fields)
 
 

@@ -184,6 +184,14 @@ def list_recent(
     return results[:limit], len(results) > limit
 
 
+def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
+    """Whether one of the job's last `look_back` runs before `slot` is still pending or running."""
+    earlier = ExecutionModel.query(
+        job_id, ExecutionModel.slot < slot, scan_index_forward=False, limit=look_back, consistent_read=True
+    )
+    return any(item.status in (PENDING, RUNNING) for item in earlier)
+
+
 def count_overdue(before_slot: int) -> int:
     """In-flight runs whose slot is older than `before_slot`: a count over the sparse index's keys only."""
     return sum(

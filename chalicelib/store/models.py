@@ -73,6 +73,7 @@ class JobModel(Model):
     taskConfig: JSONAttribute = JSONAttribute()
     retryPolicy: JSONAttribute = JSONAttribute(null=True)
     misfirePolicy = UnicodeAttribute(null=True)
+    concurrencyPolicy = UnicodeAttribute(null=True)
     createdAt = NumberAttribute()
     createdBy = UnicodeAttribute(null=True)
     updatedAt = NumberAttribute()

@@ -103,7 +103,7 @@ def test_stats_report_jobs_runs_and_engine(api, engine, target, job):
     engine.deliver(engine.receive())
     stats = api.get("/_/scheduler/stats").json
     assert stats["jobs"] == {"total": 1, "enabled": 1}
-    assert stats["executions"]["last24h"] == {"succeeded": 2, "failed": 1}
+    assert stats["executions"]["last24h"] == {"succeeded": 2, "failed": 1, "skipped": 0}
     assert stats["executions"]["pending"] == 0 and stats["executions"]["running"] == 0
     assert stats["engine"]["lastTickDispatched"] == 1 and stats["engine"]["lastTickAt"].endswith("Z")
     assert stats["engine"]["fireLagMs"]["samples"] == 1 and stats["engine"]["fireLagMs"]["p99"] < 1000
@@ -115,7 +115,7 @@ def test_stats_are_scoped_to_the_callers_applications(api, outsider, engine, tar
     engine.deliver(engine.receive())
     stats = outsider.get("/_/scheduler/stats").json
     assert stats["jobs"] == {"total": 0, "enabled": 0}
-    assert stats["executions"]["last24h"] == {"succeeded": 0, "failed": 0}
+    assert stats["executions"]["last24h"] == {"succeeded": 0, "failed": 0, "skipped": 0}
 
 
 def test_one_failing_message_does_not_make_its_batch_run_again(api, engine, target, job):

@@ -119,4 +119,4 @@ def test_defaults_are_shown(api):
     app_id = api.make_app()["id"]
     job = api.make_job(app_id)
     assert job["retryPolicy"] == {"maxAttempts": 3, "backoff": {"initialSeconds": 2, "maxSeconds": 300}}
-    assert job["misfirePolicy"] == "fire_once"
+    assert job["misfirePolicy"] == "fire_once" and job["concurrencyPolicy"] == "allow"

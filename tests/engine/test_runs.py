@@ -364,3 +364,22 @@ def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, 
     assert all(int(e.slot) > now_ms() - 60_000 for e in engine.executions(job["id"]))
     assert int(JobModel.get(job["id"]).nextRunAt) > now_ms()
     assert api.get(f"{JOBS}/{job['id']}").json["misfirePolicy"] == "skip"
+
+
+@pytest.mark.parametrize("policy", ["forbid", "allow"])
+def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(api, engine, target, app_id, policy):
+    from chalicelib.store import executions as execution_store
+
+    job = api.make_job(app_id, pattern=YEARLY, concurrencyPolicy=policy, taskConfig={"endpoint": target.base})
+    earlier = now_ms() - 30_000
+    execution_store.create_pending(job["id"], app_id, earlier, "schedule", earlier)
+    execution_store.start(job["id"], earlier, earlier + 5)  # still running
+    engine.make_due(job["id"])
+    engine.run_due()
+    current = next(e for e in engine.executions(job["id"]) if int(e.slot) != earlier)
+    stats = api.get("/_/scheduler/stats").json["executions"]["last24h"]
+    if policy == "forbid":
+        assert current.status == "failed" and current.error["code"] == "SKIPPED_OVERLAP" and target.requests == []
+        assert stats["skipped"] == 1
+    else:
+        assert current.status == "succeeded" and len(target.requests) == 1 and stats["skipped"] == 0
