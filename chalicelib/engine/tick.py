@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.engine import cron
 from chalicelib.engine.queue import RunMessage, delay_for, send
+from chalicelib.engine.sweep import sweep
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
 from chalicelib.settings import get_settings
@@ -51,6 +52,8 @@ class TickReport:
     failed_sends: int = 0
     advanced: int = 0
     backlog: int = 0
+    redispatched: int = 0
+    lost: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -142,6 +145,8 @@ def tick(now: int | None = None) -> TickReport:
         _dispatch(plans, now, pool, report)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     report.backlog = execution_store.count_overdue(now - BACKLOG_AFTER_MS)
+    swept = sweep(now)
+    report.redispatched, report.lost = swept.redispatched, swept.lost
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)
     figures = {"dueJobs": report.due_jobs, "dispatched": report.dispatched, "resent": report.resent}
     log.info("tick", extra={"tickAt": now, **figures, "sendFailures": report.failed_sends,
@@ -150,6 +155,8 @@ def tick(now: int | None = None) -> TickReport:
     count("Dispatched", report.dispatched)
     count("SendFailures", report.failed_sends)
     count("Backlog", report.backlog)
+    count("Redispatched", report.redispatched)
+    count("LostRuns", report.lost)
     flush()
     return report
 

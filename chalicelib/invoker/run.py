@@ -251,7 +251,7 @@ def _retry(job: JobModel, message: RunMessage, execution: ExecutionModel, outcom
     again = RunMessage(message.job_id, message.slot, message.trigger, message.execution_id, dispatched_at=now_ms())
     if send([(again, delay)]):
         return False  # the queue refused: record this attempt's outcome as final
-    if not execution_store.retry_later(execution, attempts):
+    if not execution_store.retry_later(execution, attempts, now_ms() + delay * 1000):
         return True  # another delivery owns the execution now; the new message will be dropped
     count("Retries")
     code = outcome.error["code"] if outcome.error else None

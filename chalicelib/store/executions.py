@@ -41,6 +41,7 @@ def create_pending(
         attempt=0,
         createdAt=now_ms,
         createdBy=created_by,
+        dueAt=slot,
         inflightShard=new_id % get_settings().due_shards,
         expiresAt=_expires_at(now_ms),
     )
@@ -85,6 +86,7 @@ def start(job_id: int, slot: int, now_ms: int) -> ExecutionModel | None:
             ExecutionModel.status.set(RUNNING),
             ExecutionModel.startedAt.set(ExecutionModel.startedAt | now_ms),  # the first attempt's start
             ExecutionModel.lagMs.set(ExecutionModel.lagMs | max(0, now_ms - slot)),
+            ExecutionModel.attemptStartedAt.set(now_ms),
             ExecutionModel.attempt.add(1),
         ],
         (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists(),
@@ -108,12 +110,33 @@ def finish(execution: ExecutionModel, status: str, now_ms: int, fields: dict[str
     return _transition(execution, actions, condition)
 
 
-def retry_later(execution: ExecutionModel, attempts: list[dict[str, Any]]) -> bool:
-    """running -> pending after a failed attempt whose retry message is on its way."""
+def retry_later(execution: ExecutionModel, attempts: list[dict[str, Any]], due_at: int) -> bool:
+    """running -> pending after a failed attempt whose retry message is on its way (visible at `due_at`)."""
     condition = (ExecutionModel.status == RUNNING) & (ExecutionModel.attempt == int(execution.attempt))
-    return _transition(
-        execution, [ExecutionModel.status.set(PENDING), ExecutionModel.attempts.set(attempts)], condition
-    )
+    actions = [
+        ExecutionModel.status.set(PENDING),
+        ExecutionModel.attempts.set(attempts),
+        ExecutionModel.dueAt.set(due_at),
+    ]
+    return _transition(execution, actions, condition)
+
+
+def mark_swept(execution: ExecutionModel, now_ms: int) -> bool:
+    """Claim the one re-dispatch of a pending execution whose message was lost."""
+    condition = (ExecutionModel.status == PENDING) & ExecutionModel.sweptAt.does_not_exist()
+    return _transition(execution, [ExecutionModel.sweptAt.set(now_ms)], condition)
+
+
+def fail_lost(execution: ExecutionModel, now_ms: int, message: str) -> bool:
+    """pending or running (this very attempt) -> failed LOST; False when it moved on meanwhile."""
+    condition = (ExecutionModel.status == execution.status) & (ExecutionModel.attempt == int(execution.attempt))
+    actions = [
+        ExecutionModel.status.set(FAILED),
+        ExecutionModel.finishedAt.set(now_ms),
+        ExecutionModel.error.set({"code": "LOST", "message": message}),
+        ExecutionModel.inflightShard.remove(),
+    ]
+    return _transition(execution, actions, condition)
 
 
 def fail_pending(job_id: int, slot: int, now_ms: int, code: str, message: str) -> ExecutionModel | None:
@@ -190,6 +213,16 @@ def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
         job_id, ExecutionModel.slot < slot, scan_index_forward=False, limit=look_back, consistent_read=True
     )
     return any(item.status in (PENDING, RUNNING) for item in earlier)
+
+
+def inflight_older_than(slot: int) -> list[ExecutionModel]:
+    """Pending or running executions whose slot is before `slot` (the sweep's candidates)."""
+    keys = [
+        (int(key.jobId), int(key.slot))
+        for shard in range(get_settings().due_shards)
+        for key in ExecutionModel.inflight.query(shard, ExecutionModel.slot < slot)
+    ]
+    return list(ExecutionModel.batch_get(keys)) if keys else []
 
 
 def count_overdue(before_slot: int) -> int:

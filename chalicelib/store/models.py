@@ -132,6 +132,9 @@ class ExecutionModel(Model):
     lagMs = NumberAttribute(null=True)
     missedSlots = NumberAttribute(null=True)
     attempts: JSONAttribute = JSONAttribute(null=True)
+    dueAt = NumberAttribute(null=True)  # when its queued message becomes visible (slot, or a retry's time)
+    attemptStartedAt = NumberAttribute(null=True)
+    sweptAt = NumberAttribute(null=True)  # when the lost-run sweep re-dispatched it
     jobSnapshot: JSONAttribute = JSONAttribute(null=True)
     result: JSONAttribute = JSONAttribute(null=True)
     error: JSONAttribute = JSONAttribute(null=True)

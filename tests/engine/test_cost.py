@@ -40,10 +40,11 @@ def test_requests_per_scheduled_run(api, engine, target, requests_made):
     engine.deliver(engine.receive())
     run = dict(requests_made)
     assert report.dispatched == 10 and len(target.requests) == 10
-    # the tick, for 10 due jobs: per shard one due query and one backlog count (index keys only), one
-    # conditional put and one conditional update per run, one batched send, one write of engine bookkeeping
+    # the tick, for 10 due jobs: per shard one due query, one backlog count and one lost-run sweep query
+    # (index keys only); one conditional put and one conditional update per run; one batched send; one write
+    # of engine bookkeeping
     assert tick == {
-        "dynamodb.Query": 4 + 4,
+        "dynamodb.Query": 4 * 3,
         "dynamodb.PutItem": 10 + 1,
         "dynamodb.UpdateItem": 10,
         "sqs.SendMessageBatch": 1,
