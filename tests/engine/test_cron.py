@@ -31,6 +31,15 @@ def slots(pattern: str, zone: str, start: datetime, count: int) -> list[str]:
          ["2026-03-08T07:00:00.000Z", "2026-03-09T06:30:00.000Z"]),
         ("Europe/Berlin", "30 2 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC),
          ["2026-03-29T01:00:00.000Z", "2026-03-30T00:30:00.000Z"]),
+        # Lord Howe moves by 30 minutes: 02:15 is skipped on 2026-10-04 (runs at 02:30 +11:00) ...
+        ("Australia/Lord_Howe", "15 2 * * *", datetime(2026, 10, 3, 0, tzinfo=UTC),
+         ["2026-10-03T15:30:00.000Z", "2026-10-04T15:15:00.000Z"]),
+        # ... and 01:45 happens twice on 2026-04-05 (runs once, at +11:00)
+        ("Australia/Lord_Howe", "45 1 * * *", datetime(2026, 4, 4, 0, tzinfo=UTC),
+         ["2026-04-04T14:45:00.000Z", "2026-04-05T15:15:00.000Z"]),
+        # Havana starts daylight saving at midnight: 00:00 on 2026-03-08 does not exist, it runs at 01:00
+        ("America/Havana", "0 0 * * *", datetime(2026, 3, 6, 12, tzinfo=UTC),
+         ["2026-03-07T05:00:00.000Z", "2026-03-08T05:00:00.000Z", "2026-03-09T04:00:00.000Z"]),
     ],
 )  # fmt: skip
 def test_daylight_saving_runs_each_local_time_once(zone, pattern, start, expected):
