@@ -28,10 +28,12 @@ def test_two_concurrent_ticks_over_a_thousand_due_jobs(api, engine, target):
     shards = get_settings().due_shards
     with JobModel.batch_write() as batch:  # seeding 1,000 jobs through the API would be 1,000 transactions
         for job_id in range(1_000, 2_000):
-            fields = {"applicationId": app_id, "name": f"j{job_id}", "enabled": True, "pattern": YEARLY,
-                      "timezone": "UTC", "taskType": "HttpInvokerTask", "retryPolicy": ONE_ATTEMPT,
-                      "taskConfig": {**stored.taskConfig, "path": f"/job/{job_id}"}, "createdAt": slot,
-                      "updatedAt": slot - 60_000, "version": 1, "nextRunAt": slot, "dueShard": job_id % shards}  # fmt: skip
+            fields = {
+                "applicationId": app_id, "name": f"j{job_id}", "enabled": True, "pattern": YEARLY,
+                "timezone": "UTC", "taskType": "HttpInvokerTask", "retryPolicy": ONE_ATTEMPT,
+                "taskConfig": {**stored.taskConfig, "path": f"/job/{job_id}"}, "createdAt": slot,
+                "updatedAt": slot - 60_000, "version": 1, "nextRunAt": slot, "dueShard": job_id % shards,
+            }  # fmt: skip
             batch.save(JobModel(job_id, **fields))
     at = now_ms()
     with ThreadPoolExecutor(max_workers=2) as pool:
