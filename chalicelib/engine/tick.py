@@ -91,14 +91,15 @@ def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int]:
     messages, resent = [], 0
     job = item.job
     for index, slot in enumerate(item.slots):
-        execution = execution_store.create_pending(int(job.id), int(job.applicationId), slot, "schedule", now)
+        missed = item.missed if index == 0 else None  # the misfire run carries the count, in the claim itself
+        execution = execution_store.create_pending(
+            int(job.id), int(job.applicationId), slot, "schedule", now, missed_slots=missed
+        )
         if execution is None:
             execution = execution_store.get(int(job.id), slot)
             if execution is None or execution.status != execution_store.PENDING:
                 continue
             resent += 1
-        elif index == 0 and item.missed:
-            execution.update(actions=[execution.__class__.missedSlots.set(item.missed)])
         keys = {"jobId": int(job.id), "executionId": int(execution.id), "applicationId": int(job.applicationId)}
         log.debug("dispatching", extra={**keys, "slot": slot})
         message = RunMessage(int(job.id), slot, "schedule", int(execution.id), dispatched_at=now)

@@ -189,11 +189,10 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         log.info("duplicate delivery dropped", extra={"applicationId": int(job.applicationId)})
         count("DuplicateDeliveries")
         return "duplicate"
-    attempt_started = now_ms()
     if int(execution.attempt) == 1:
         events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
     outcome = perform(job, message.slot, resolver)
-    attempts = [*(execution.attempts or []), {"at": iso(attempt_started), "error": outcome.error}]
+    attempts = [*(execution.attempts or []), {"at": iso(execution.attemptStartedAt), "error": outcome.error}]
     if _retry(job, message, execution, outcome, attempts):
         return "retrying"
     finished_at = now_ms()

@@ -27,7 +27,13 @@ def _expires_at(now_ms: int) -> int:
 
 
 def create_pending(
-    job_id: int, application_id: int, slot: int, trigger: str, now_ms: int, created_by: str | None = None
+    job_id: int,
+    application_id: int,
+    slot: int,
+    trigger: str,
+    now_ms: int,
+    created_by: str | None = None,
+    missed_slots: int | None = None,
 ) -> ExecutionModel | None:
     """Claim (job, slot): the pending execution, or None when the slot was already claimed."""
     new_id = execution_id(slot)
@@ -41,6 +47,7 @@ def create_pending(
         attempt=0,
         createdAt=now_ms,
         createdBy=created_by,
+        missedSlots=missed_slots or None,
         dueAt=slot,
         inflightShard=new_id % get_settings().due_shards,
         expiresAt=_expires_at(now_ms),
@@ -130,28 +137,24 @@ def mark_swept(execution: ExecutionModel, now_ms: int) -> bool:
 def fail_lost(execution: ExecutionModel, now_ms: int, message: str) -> bool:
     """pending or running (this very attempt) -> failed LOST; False when it moved on meanwhile."""
     condition = (ExecutionModel.status == execution.status) & (ExecutionModel.attempt == int(execution.attempt))
-    actions = [
+    return _transition(execution, _failed(now_ms, "LOST", message), condition)
+
+
+def _failed(now_ms: int, code: str, message: str) -> list[Any]:
+    """The actions that end an execution failed without an outcome of its own."""
+    return [
         ExecutionModel.status.set(FAILED),
         ExecutionModel.finishedAt.set(now_ms),
-        ExecutionModel.error.set({"code": "LOST", "message": message}),
+        ExecutionModel.error.set({"code": code, "message": message}),
         ExecutionModel.inflightShard.remove(),
     ]
-    return _transition(execution, actions, condition)
 
 
 def fail_pending(job_id: int, slot: int, now_ms: int, code: str, message: str) -> ExecutionModel | None:
     """pending -> failed without a run (job deleted or disabled after dispatch)."""
     execution = ExecutionModel(job_id, slot)
-    ok = _transition(
-        execution,
-        [
-            ExecutionModel.status.set(FAILED),
-            ExecutionModel.finishedAt.set(now_ms),
-            ExecutionModel.error.set({"code": code, "message": message}),
-            ExecutionModel.inflightShard.remove(),
-        ],
-        (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists(),
-    )
+    condition = (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists()
+    ok = _transition(execution, _failed(now_ms, code, message), condition)
     return execution if ok else None
 
 
