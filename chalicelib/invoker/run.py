@@ -128,11 +128,12 @@ def perform(job: JobModel, slot: int, resolver: guard.Resolver | None = None) ->
     return Outcome("failed", result=response.as_result(), error=error, snapshot=snapshot)
 
 
-def _cancel(message: RunMessage, code: str, reason: str) -> str:
+def _cancel(message: RunMessage, code: str, reason: str) -> bool:
+    """End a pending execution failed without running it; False when it was no longer pending."""
     cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
     if cancelled is not None:
         events.publish("scheduler.job.execution.failed", {"execution": execution_to_api(cancelled)})
-    return "cancelled"
+    return cancelled is not None
 
 
 def _rescheduled(job: JobModel, message: RunMessage) -> bool:
@@ -170,16 +171,19 @@ def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> 
 def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     job = job_store.get(message.job_id)
     if job is None:
-        return _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
+        _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
+        return "cancelled"
     if message.trigger == "schedule" and not job.enabled:
-        return _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
+        _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
+        return "cancelled"
     if message.trigger == "schedule" and _rescheduled(job, message):
-        return _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
+        _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
+        return "cancelled"
     if job.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(message.job_id, message.slot):
         log.info("slot skipped: the previous run is still in flight", extra={"applicationId": int(job.applicationId)})
         count("OverlapSkipped")
         reason = "the previous run was still pending or running (concurrencyPolicy forbid)"
-        if execution_store.fail_pending(message.job_id, message.slot, now_ms(), "SKIPPED_OVERLAP", reason):
+        if _cancel(message, "SKIPPED_OVERLAP", reason):
             engine_state.count_outcome(int(job.applicationId), "skipped", now_ms())
         return "skipped"
     if not _wait_for_slot(message):

@@ -369,8 +369,13 @@ def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, 
 
 
 @pytest.mark.parametrize("policy", ["forbid", "allow"])
-def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(api, engine, target, app_id, policy):
+def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
+    api, engine, target, app_id, policy, monkeypatch
+):
     from chalicelib.store import executions as execution_store
+
+    published = []
+    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append((kind, detail)))
 
     job = api.make_job(app_id, pattern=YEARLY, concurrencyPolicy=policy, taskConfig={"endpoint": target.base})
     earlier = now_ms() - 30_000
@@ -383,5 +388,8 @@ def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(api, e
     if policy == "forbid":
         assert current.status == "failed" and current.error["code"] == "SKIPPED_OVERLAP" and target.requests == []
         assert stats["skipped"] == 1
+        assert [kind for kind, detail in published if detail.get("execution", {}).get("id") == int(current.id)] == [
+            "scheduler.job.execution.failed"  # like every other run that ends without running
+        ]
     else:
         assert current.status == "succeeded" and len(target.requests) == 1 and stats["skipped"] == 0
