@@ -215,22 +215,12 @@ def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) 
         raise ValidationError("the updated job is not valid", details_of(exc)) from exc
     schedule_changed = any(field in patch.model_fields_set for field in SCHEDULE_FIELDS)
     check_spec(spec, schedule_changed="runAt" in patch.model_fields_set)
-    old_version, old_name, old_run_at = int(job.version), job.name, job.runAt
-    _apply_spec(job, spec)
-    if job.runAt != old_run_at:
-        job.completedAt = None
-    if schedule_changed:
-        job_store.set_next_run(job, first_run(job, now_ms()))
-    job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), caller.user
     try:
-        job_store.replace(job, old_version, old_name)
+        _write(caller.user, job, app, spec, reschedule=schedule_changed)
     except job_store.NameTaken as exc:
         raise _name_conflict(job.name) from exc
     except job_store.StaleVersion as exc:
         raise PreconditionFailed(f"job {job_id} changed while it was being updated; read it again") from exc
-    publish("scheduler.job.updated", job, app)
-    if schedule_changed:
-        dispatch_soon(job)
     return job, app
 
 
@@ -276,15 +266,23 @@ def spec_matches(job: JobModel, spec: JobSpec) -> bool:
 def replace(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec) -> JobModel:
     """Overwrite the job with `spec` if it is still at the version read; StaleVersion otherwise."""
     check_spec(spec, schedule_changed=spec.runAt is not None and to_ms(spec.runAt) != job.runAt)
+    return _write(actor, job, app, spec, reschedule=True)
+
+
+def _write(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec, reschedule: bool) -> JobModel:
+    """Apply `spec` wholesale and store it if the job is still at the version read (NameTaken/StaleVersion
+    otherwise); a changed schedule gets its next run, and a slot inside the lookahead is dispatched."""
     old_version, old_name, old_run_at = int(job.version), job.name, job.runAt
     _apply_spec(job, spec)
     if job.runAt != old_run_at:
         job.completedAt = None
-    job_store.set_next_run(job, first_run(job, now_ms()))
+    if reschedule:
+        job_store.set_next_run(job, first_run(job, now_ms()))
     job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), actor
     job_store.replace(job, old_version, old_name)
     publish("scheduler.job.updated", job, app)
-    dispatch_soon(job)
+    if reschedule:
+        dispatch_soon(job)
     return job
 
 
