@@ -50,6 +50,7 @@ class TickReport:
     dispatched: int = 0
     resent: int = 0
     failed_sends: int = 0
+    claim_failures: int = 0
     advanced: int = 0
     backlog: int = 0
     redispatched: int = 0
@@ -86,8 +87,17 @@ def _due(shard: int, horizon: int) -> list[JobModel]:
     return list(JobModel.due.query(shard, JobModel.nextRunAt < horizon))
 
 
-def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int]:
-    """Step 1 for every slot of a job: the messages to send, and how many are re-sends."""
+def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int] | None:
+    """Step 1 for every slot of a job: the messages to send and how many are re-sends; None when the store
+    refused a claim (throttled past its retries): the job keeps its nextRunAt and the next tick tries again."""
+    try:
+        return _claim_slots(item, now)
+    except Exception:  # noqa: BLE001 - one job's failing write must not hold back every other due job
+        log.exception("claim failed; the next tick retries this job", extra={"jobId": int(item.job.id)})
+        return None
+
+
+def _claim_slots(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int]:
     messages, resent = [], 0
     job = item.job
     for index, slot in enumerate(item.slots):
@@ -118,13 +128,15 @@ def _advance(item: Plan) -> bool:
 
 def _dispatch(plans: list[Plan], now: int, pool: ThreadPoolExecutor, report: TickReport) -> None:
     """Steps 1-3 for these plans; a job whose send failed keeps its nextRunAt (the next tick repairs it)."""
-    claimed = list(pool.map(lambda item: _claim(item, now), plans))
-    outgoing = [message for messages, _ in claimed for message in messages]
-    report.resent += sum(resent for _, resent in claimed)
+    results = list(pool.map(lambda item: _claim(item, now), plans))
+    claimed = [(item, result) for item, result in zip(plans, results, strict=True) if result is not None]
+    report.claim_failures += len(plans) - len(claimed)
+    outgoing = [message for _, (messages, _) in claimed for message in messages]
+    report.resent += sum(resent for _, (_, resent) in claimed)
     failed = {(m.job_id, m.slot) for m in send(outgoing)}
     report.failed_sends += len(failed)
     report.dispatched += len(outgoing) - len(failed)
-    ready = [item for item in plans if not any((int(item.job.id), s) in failed for s in item.slots)]
+    ready = [item for item, _ in claimed if not any((int(item.job.id), s) in failed for s in item.slots)]
     report.advanced += sum(pool.map(_advance, ready))
 
 
@@ -151,10 +163,11 @@ def tick(now: int | None = None) -> TickReport:
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)
     figures = {"dueJobs": report.due_jobs, "dispatched": report.dispatched, "resent": report.resent}
     log.info("tick", extra={"tickAt": now, **figures, "sendFailures": report.failed_sends,
-                            "durationMs": report.duration_ms})  # fmt: skip
+                            "claimFailures": report.claim_failures, "durationMs": report.duration_ms})  # fmt: skip
     milliseconds("TickDuration", report.duration_ms)
     count("Dispatched", report.dispatched)
     count("SendFailures", report.failed_sends)
+    count("ClaimFailures", report.claim_failures)
     count("Backlog", report.backlog)
     count("Redispatched", report.redispatched)
     count("LostRuns", report.lost)

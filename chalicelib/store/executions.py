@@ -74,7 +74,24 @@ def get_by_id(execution_id_: int) -> ExecutionModel | None:
     return None
 
 
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+PATIENCE_SECONDS = (0.5, 1.0, 2.0, 4.0)  # after botocore's own retries: an outcome in hand is worth waiting for
+
+
 def _transition(execution: ExecutionModel, actions: list[Any], condition: Any) -> bool:
+    """One conditional state change; False when the condition no longer holds. A throttled write is tried
+    again for up to ~8 s more: the run has happened, and dropping its outcome would leave it to the sweep."""
+    for pause in PATIENCE_SECONDS:
+        try:
+            return _update(execution, actions, condition)
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) not in THROTTLED:
+                raise
+            time.sleep(pause)
+    return _update(execution, actions, condition)
+
+
+def _update(execution: ExecutionModel, actions: list[Any], condition: Any) -> bool:
     try:
         execution.update(actions=actions, condition=condition)
     except UpdateError as exc:
