@@ -1,0 +1,242 @@
+"""`make bench`: run every benchmark in one process and write docs/benchmarks.md (machine and date included).
+
+    python -m bench                    # the full set (about 15 minutes on 2 cores)
+    python -m bench --quick            # small sizes, to check the harness (not written to docs/)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))  # fmt: skip
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def per(phase: Any, key: str, count: int) -> float:
+    return phase.requests.get(key, 0) / count if count else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick
+    stored_steps = [1_000, 2_000, 5_000] if quick else [1_000, 10_000, 100_000]
+    big_due = 500 if quick else 10_000
+    invoker_runs = 50 if quick else 300
+    lag_seconds = 45 if quick else 150
+
+    from bench.local import Target, start_aws
+
+    server = start_aws()
+    target = Target()
+    from bench import engine
+    from bench.meter import Meter
+
+    meter = Meter()
+    meter.capacity = False
+    app_id = 1
+    out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
+
+    # 2. scaling: a fixed 100 due among 1k / 10k / 100k stored
+    scaling, seeded = [], 0
+    for stored in stored_steps:
+        engine.seed(range(1 + seeded, 1 + stored), app_id, engine.FAR, target.base)
+        seeded = stored
+        phases = engine.tick_vs_floor(meter, 100, range(1, 1 + stored), app_id, target.base, rounds=3)
+        tick_s = statistics.median(p.seconds for p in phases if p.name == "tick")
+        floor_s = statistics.median(p.seconds for p in phases if p.name == "floor")
+        tick = next(p for p in phases if p.name == "tick")
+        scaling.append({"stored": stored, "tick": tick_s, "floor": floor_s, "dispatched": tick.items,
+                        "queries": tick.requests.get("dynamodb.Query", 0),
+                        "readUnits": sum(v for k, v in tick.units.items() if k.startswith("RRU"))})  # fmt: skip
+        print(f"scaling {scaling[-1]}", file=sys.stderr, flush=True)
+    out["scaling"] = scaling
+
+    # 1. tick cost: big_due due among the largest stored
+    phases = engine.tick_vs_floor(meter, big_due, range(1, 1 + stored_steps[-1]), app_id, target.base, rounds=1)
+    floor, tick = phases
+    out["tick"] = {"due": big_due, "stored": stored_steps[-1], "floor": floor.seconds, "tick": tick.seconds,
+                   "dispatched": tick.items, "floorRequests": dict(floor.requests), "tickRequests": dict(tick.requests)}  # fmt: skip
+    print(f"tick {out['tick']}", file=sys.stderr, flush=True)
+
+    # write units per run on the tick side, metered on a small tick
+    meter.capacity = True
+    small = engine.tick_vs_floor(meter, 100, range(1, 1 + stored_steps[-1]), app_id, target.base, rounds=1)[1]
+    tick_wru = sum(v for k, v in small.units.items() if k.startswith("WRU")) / max(1, small.items)
+    tick_rru = sum(v for k, v in small.units.items() if k.startswith("RRU")) / max(1, small.items)
+    out["tickUnits"] = {"wru": tick_wru, "rru": tick_rru, "byTable": {k: v / small.items for k, v in small.units.items()}}
+    meter.capacity = False
+
+    # 3. invoker against bare httpx
+    httpx_phase, invoker_phase, durations = engine.invoker_vs_httpx(meter, app_id, target.base, invoker_runs)
+    meter.capacity = True
+    _, metered, _ = engine.invoker_vs_httpx(meter, app_id, target.base, 50)
+    meter.capacity = False
+    runs = metered.items
+    out["invoker"] = {
+        "runs": invoker_runs, "httpx": httpx_phase.seconds / invoker_runs, "invoker": invoker_phase.seconds / invoker_runs,
+        "median": statistics.median(durations), "requests": {k: v / runs for k, v in metered.requests.items()},
+        "units": {k: v / runs for k, v in metered.units.items()},
+    }  # fmt: skip
+    print(f"invoker {out['invoker']}", file=sys.stderr, flush=True)
+    target.close()
+    server.stop()
+
+    # 4. fire lag through the local stack
+    from bench.lag import fire_lag
+
+    out["lag"] = fire_lag(seconds=lag_seconds)
+    print(f"lag {out['lag']}", file=sys.stderr, flush=True)
+
+    text = render(out)
+    if quick:
+        print(text)
+    else:
+        OUT.write_text(text)
+        print(f"written {OUT}", file=sys.stderr)
+
+
+def render(out: dict[str, Any]) -> str:
+    from bench.cost import PerRun, per_million
+
+    tick, inv = out["tick"], out["invoker"]
+    dispatched = max(1, tick["dispatched"])
+    tick_requests = {k: v / dispatched for k, v in tick["tickRequests"].items()}
+    inv_wru = sum(v for k, v in inv["units"].items() if k.startswith("WRU"))
+    inv_rru = sum(v for k, v in inv["units"].items() if k.startswith("RRU"))
+    sends = tick_requests.get("sqs.SendMessageBatch", 0)
+    batch = 10
+    run = PerRun(
+        wru=out["tickUnits"]["wru"] + inv_wru,
+        rru=out["tickUnits"]["rru"] + inv_rru,
+        sqs_requests=sends + 2 / batch,  # + Lambda's receive and delete, one each per batch of 10
+        lambda_invocations=1 / batch,
+        lambda_seconds=(0.5 + inv["median"]) / batch,  # runs of a batch run side by side; 0.5 s = mean wait
+        events=inv["requests"].get("events.PutEvents", 0),
+    )
+    rows = {
+        "on-demand, events on": per_million(run, provisioned=False, with_events=True),
+        "on-demand, events off": per_million(run, provisioned=False, with_events=False),
+        "provisioned, events on": per_million(run, provisioned=True, with_events=True),
+        "provisioned, events off": per_million(run, provisioned=True, with_events=False),
+    }
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Run with `make bench` on {out['date']}; machine: {out['machine']}.",
+        "AWS is moto's server over HTTP in the same process (as `make run` uses). Each figure of ours is taken in",
+        "the same run as its floor, so moto's own costs largely cancel out of the ratio; absolute times are moto's",
+        "and say little about AWS. moto's SQS approximate-size attributes are answered in O(1) here (see",
+        "`bench/local.py`: the engine never reads them, and moto's per-message walk would swamp everything else).",
+        "",
+        "## 1. Tick cost",
+        "",
+        f"{tick['due']:,} due jobs among {tick['stored']:,} stored, one tick against the floor: the bare boto3",
+        "calls the same work needs (one query per shard, paged; a conditional put per slot; SendMessageBatch of 10;",
+        "a conditional update per job), with the same 16 threads.",
+        "",
+        "| | seconds | requests |",
+        "|---|---:|---|",
+        f"| floor | {tick['floor']:.1f} | {fmt_requests(tick['floorRequests'])} |",
+        f"| tick | {tick['tick']:.1f} | {fmt_requests(tick['tickRequests'])} |",
+        f"| **ratio** | **{tick['tick'] / tick['floor']:.2f}×** (target ≤ 1.5×) | |",
+        "",
+        f"The tick dispatched {tick['dispatched']:,} runs.",
+        "",
+        "## 2. Scaling with stored jobs (100 due)",
+        "",
+        "Median of 3 ticks and 3 floors at each size. On AWS a Query reads only what it returns; moto's index",
+        "query walks the whole table, so the absolute times grow here while the work (queries, read units) does",
+        "not: the read units are the O(due) proof, the ratio the check that our code adds nothing that grows.",
+        "",
+        "| stored | tick s | floor s | ratio | queries | read units | dispatched |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in out["scaling"]:
+        lines.append(f"| {row['stored']:,} | {row['tick']:.2f} | {row['floor']:.2f} | {row['tick'] / row['floor']:.2f}× "
+                     f"| {row['queries']} | {row['readUnits']:.1f} | {row['dispatched']} |")  # fmt: skip
+    lines += [
+        "",
+        "## 3. Invoker overhead",
+        "",
+        f"{inv['runs']} scheduled runs through the invoker (`run_message`, one after another: read the job, take",
+        "the run, resolve, guard, call, record, count, publish) against the same number of bare `httpx.get` calls",
+        "to the same local target.",
+        "",
+        "| | ms per run |",
+        "|---|---:|",
+        f"| bare httpx | {inv['httpx'] * 1000:.1f} |",
+        f"| invoker | {inv['invoker'] * 1000:.1f} |",
+        f"| **ratio** | **{inv['invoker'] / inv['httpx']:.1f}×** |",
+        "",
+        f"Requests per run (invoker): {fmt_requests(inv['requests'], digits=2)}.",
+        f"Requests per run (tick, at {tick['due']:,} due): {fmt_requests(tick_requests, digits=3)}.",
+        "",
+        "## 4. Fire lag through the local stack",
+        "",
+        f"{out['lag']['jobs']} jobs on `N/5 * * * * *` patterns (every 5 s, spread over 5 offsets) for "
+        f"{out['lag']['seconds']} s through `python -m chalicelib.local` (what `make run` runs): the minute tick,",
+        "SQS with delays, 4 pollers, the invoker; lag = start of the call minus the slot.",
+        "",
+        "| slots | p50 ms | p99 ms | max ms |",
+        "|---:|---:|---:|---:|",
+        f"| {out['lag']['slots']} | {out['lag']['p50']} | {out['lag']['p99']} | {out['lag']['max']} |",
+        "",
+        "Target: p99 < 1 s.",
+        "",
+        "## 5. Cost per million runs",
+        "",
+        f"Per run, counted: **{run.wru:.1f} write units** (tick {out['tickUnits']['wru']:.1f}, invoker "
+        f"{inv_wru:.1f}), {run.rru:.2f} read units, {run.sqs_requests:.2f} SQS requests, {run.events:.0f} "
+        f"EventBridge events; Lambda {run.lambda_seconds * 1000:.0f} ms at 128 MB per run.",
+        "",
+        "Write units by table (tick side, per run): "
+        + ", ".join(f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}" for k, v in sorted(out["tickUnits"]["byTable"].items()) if k.startswith("WRU"))
+        + "; invoker side: "
+        + ", ".join(f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}" for k, v in sorted(inv["units"].items()) if k.startswith("WRU"))
+        + ".",
+        "",
+        "Assumptions: us-east-1 list prices (`bench/cost.py`); Lambda x86 at 128 MB, billed for the mean 0.5 s",
+        "floor-second wait plus the measured run, shared by the 10 runs of a full batch; SQS receive and delete",
+        "one request each per batch of 10; provisioned capacity bought at 70 % utilisation.",
+        "",
+        "| $ per million runs | DynamoDB | SQS | Lambda | EventBridge | **total** | target |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, line in rows.items():
+        goal = "≤ 2.50" if name.startswith("on-demand") else "≤ 1.00"
+        lines.append(f"| {name} | {line['DynamoDB']:.2f} | {line['SQS']:.2f} | {line['Lambda']:.2f} | "
+                     f"{line['EventBridge']:.2f} | **{line['total']:.2f}** | {goal} |")  # fmt: skip
+    lines += [
+        "",
+        "Anchors: EventBridge Scheduler $1.00/M for scheduling alone; EventBridge Scheduler → Lambda → history",
+        "in DynamoDB about $2.5–3/M; QStash $10/M.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def fmt_requests(requests: dict[str, float], digits: int = 0) -> str:
+    return ", ".join(f"{k.split('.', 1)[1]} {v:,.{digits}f}" for k, v in sorted(requests.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Benchmark 5: cost per million runs from the requests and capacity units counted per run.
+
+Prices: us-east-1, list prices as of 2026-11 (DynamoDB on-demand after the November 2024 reduction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRICES = {
+    "wru_on_demand": 0.625 / 1e6,  # per write request unit
+    "rru_on_demand": 0.125 / 1e6,  # per read request unit
+    "wcu_hour": 0.00065,  # provisioned write capacity unit-hour
+    "rcu_hour": 0.00013,  # provisioned read capacity unit-hour
+    "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB request
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second": 0.0000166667,  # x86
+    "event": 1.00 / 1e6,  # EventBridge custom event
+}
+PROVISIONED_UTILISATION = 0.7  # auto scaling's default target: capacity bought = use / 0.7
+LAMBDA_GB = 0.128  # Chalice's default memory size, which .chalice/config.json keeps
+
+
+@dataclass
+class PerRun:
+    wru: float
+    rru: float
+    sqs_requests: float
+    lambda_invocations: float
+    lambda_seconds: float
+    events: float
+
+
+def per_million(run: PerRun, provisioned: bool, with_events: bool) -> dict[str, float]:
+    p = PRICES
+    if provisioned:  # a unit-hour buys 3,600 units a second-hour; steady load at the target utilisation
+        dynamodb = (run.wru * p["wcu_hour"] + run.rru * p["rcu_hour"]) / 3600 / PROVISIONED_UTILISATION
+    else:
+        dynamodb = run.wru * p["wru_on_demand"] + run.rru * p["rru_on_demand"]
+    lines = {
+        "DynamoDB": dynamodb * 1e6,
+        "SQS": run.sqs_requests * p["sqs_request"] * 1e6,
+        "Lambda": (run.lambda_invocations * p["lambda_request"]
+                   + run.lambda_seconds * LAMBDA_GB * p["lambda_gb_second"]) * 1e6,  # fmt: skip
+        "EventBridge": run.events * p["event"] * 1e6 if with_events else 0.0,
+    }
+    lines["total"] = sum(lines.values())
+    return lines
