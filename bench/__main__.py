@@ -1,12 +1,13 @@
 """`make bench`: run every benchmark in one process and write docs/benchmarks.md (machine and date included).
 
-    python -m bench                    # the full set (about 15 minutes on 2 cores)
-    python -m bench --quick            # small sizes, to check the harness (not written to docs/)
+python -m bench                    # the full set (about 15 minutes on 2 cores)
+python -m bench --quick            # small sizes, to check the harness (not written to docs/)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -21,12 +22,12 @@ OUT = ROOT / "docs" / "benchmarks.md"
 
 def machine() -> str:
     cpu = "unknown CPU"
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))  # fmt: skip
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def per(phase: Any, key: str, count: int) -> float:
@@ -51,6 +52,7 @@ def main() -> None:
     from bench.meter import Meter
 
     meter = Meter()
+    meter.install()
     meter.capacity = False
     app_id = 1
     out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
@@ -74,7 +76,8 @@ def main() -> None:
     phases = engine.tick_vs_floor(meter, big_due, range(1, 1 + stored_steps[-1]), app_id, target.base, rounds=1)
     floor, tick = phases
     out["tick"] = {"due": big_due, "stored": stored_steps[-1], "floor": floor.seconds, "tick": tick.seconds,
-                   "dispatched": tick.items, "floorRequests": dict(floor.requests), "tickRequests": dict(tick.requests)}  # fmt: skip
+                   "dispatched": tick.items, "floorRequests": dict(floor.requests),
+                   "tickRequests": dict(tick.requests)}  # fmt: skip
     print(f"tick {out['tick']}", file=sys.stderr, flush=True)
 
     # write units per run on the tick side, metered on a small tick
@@ -82,7 +85,11 @@ def main() -> None:
     small = engine.tick_vs_floor(meter, 100, range(1, 1 + stored_steps[-1]), app_id, target.base, rounds=1)[1]
     tick_wru = sum(v for k, v in small.units.items() if k.startswith("WRU")) / max(1, small.items)
     tick_rru = sum(v for k, v in small.units.items() if k.startswith("RRU")) / max(1, small.items)
-    out["tickUnits"] = {"wru": tick_wru, "rru": tick_rru, "byTable": {k: v / small.items for k, v in small.units.items()}}
+    out["tickUnits"] = {
+        "wru": tick_wru,
+        "rru": tick_rru,
+        "byTable": {k: v / small.items for k, v in small.units.items()},
+    }
     meter.capacity = False
 
     # 3. invoker against bare httpx
@@ -92,7 +99,8 @@ def main() -> None:
     meter.capacity = False
     runs = metered.items
     out["invoker"] = {
-        "runs": invoker_runs, "httpx": httpx_phase.seconds / invoker_runs, "invoker": invoker_phase.seconds / invoker_runs,
+        "runs": invoker_runs, "httpx": httpx_phase.seconds / invoker_runs,
+        "invoker": invoker_phase.seconds / invoker_runs,
         "median": statistics.median(durations), "requests": {k: v / runs for k, v in metered.requests.items()},
         "units": {k: v / runs for k, v in metered.units.items()},
     }  # fmt: skip
@@ -157,7 +165,7 @@ def render(out: dict[str, Any]) -> str:
         "|---|---:|---|",
         f"| floor | {tick['floor']:.1f} | {fmt_requests(tick['floorRequests'])} |",
         f"| tick | {tick['tick']:.1f} | {fmt_requests(tick['tickRequests'])} |",
-        f"| **ratio** | **{tick['tick'] / tick['floor']:.2f}×** (target ≤ 1.5×) | |",
+        f"| **ratio** | **{tick['tick'] / tick['floor']:.2f}x** (target ≤ 1.5x) | |",
         "",
         f"The tick dispatched {tick['dispatched']:,} runs.",
         "",
@@ -171,7 +179,8 @@ def render(out: dict[str, Any]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in out["scaling"]:
-        lines.append(f"| {row['stored']:,} | {row['tick']:.2f} | {row['floor']:.2f} | {row['tick'] / row['floor']:.2f}× "
+        ratio = row["tick"] / row["floor"]
+        lines.append(f"| {row['stored']:,} | {row['tick']:.2f} | {row['floor']:.2f} | {ratio:.2f}x "
                      f"| {row['queries']} | {row['readUnits']:.1f} | {row['dispatched']} |")  # fmt: skip
     lines += [
         "",
@@ -185,7 +194,7 @@ def render(out: dict[str, Any]) -> str:
         "|---|---:|",
         f"| bare httpx | {inv['httpx'] * 1000:.1f} |",
         f"| invoker | {inv['invoker'] * 1000:.1f} |",
-        f"| **ratio** | **{inv['invoker'] / inv['httpx']:.1f}×** |",
+        f"| **ratio** | **{inv['invoker'] / inv['httpx']:.1f}x** |",
         "",
         f"Requests per run (invoker): {fmt_requests(inv['requests'], digits=2)}.",
         f"Requests per run (tick, at {tick['due']:,} due): {fmt_requests(tick_requests, digits=3)}.",
@@ -209,9 +218,17 @@ def render(out: dict[str, Any]) -> str:
         f"EventBridge events; Lambda {run.lambda_seconds * 1000:.0f} ms at 128 MB per run.",
         "",
         "Write units by table (tick side, per run): "
-        + ", ".join(f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}" for k, v in sorted(out["tickUnits"]["byTable"].items()) if k.startswith("WRU"))
+        + ", ".join(
+            f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}"
+            for k, v in sorted(out["tickUnits"]["byTable"].items())
+            if k.startswith("WRU")
+        )
         + "; invoker side: "
-        + ", ".join(f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}" for k, v in sorted(inv["units"].items()) if k.startswith("WRU"))
+        + ", ".join(
+            f"{k.split(':', 1)[1].rsplit('-', 1)[1]} {v:.2f}"
+            for k, v in sorted(inv["units"].items())
+            if k.startswith("WRU")
+        )
         + ".",
         "",
         "Assumptions: us-east-1 list prices (`bench/cost.py`); Lambda x86 at 128 MB, billed for the mean 0.5 s",
@@ -228,7 +245,7 @@ def render(out: dict[str, Any]) -> str:
     lines += [
         "",
         "Anchors: EventBridge Scheduler $1.00/M for scheduling alone; EventBridge Scheduler → Lambda → history",
-        "in DynamoDB about $2.5–3/M; QStash $10/M.",
+        "in DynamoDB about $2.5-3/M; QStash $10/M.",
         "",
     ]
     return "\n".join(lines)

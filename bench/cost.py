@@ -37,11 +37,11 @@ def per_million(run: PerRun, provisioned: bool, with_events: bool) -> dict[str, 
         dynamodb = (run.wru * p["wcu_hour"] + run.rru * p["rcu_hour"]) / 3600 / PROVISIONED_UTILISATION
     else:
         dynamodb = run.wru * p["wru_on_demand"] + run.rru * p["rru_on_demand"]
+    lambda_cost = run.lambda_invocations * p["lambda_request"] + run.lambda_seconds * LAMBDA_GB * p["lambda_gb_second"]
     lines = {
         "DynamoDB": dynamodb * 1e6,
         "SQS": run.sqs_requests * p["sqs_request"] * 1e6,
-        "Lambda": (run.lambda_invocations * p["lambda_request"]
-                   + run.lambda_seconds * LAMBDA_GB * p["lambda_gb_second"]) * 1e6,  # fmt: skip
+        "Lambda": lambda_cost * 1e6,
         "EventBridge": run.events * p["event"] * 1e6 if with_events else 0.0,
     }
     lines["total"] = sum(lines.values())

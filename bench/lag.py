@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def percentile(values: list[int], fraction: float) -> int:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def fire_lag(jobs: int = 20, seconds: int = 150) -> dict[str, float]:

@@ -23,7 +23,7 @@ GSI_OVERHEAD = 100
 
 
 def value_size(value: dict[str, Any]) -> int:
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     if kind == "S":
         return len(raw.encode())
     if kind == "N":
@@ -45,7 +45,8 @@ def item_size(item: dict[str, Any] | None) -> int:
 
 
 class Meter:
-    """Patch botocore once; `snapshot()` and `since()` give counts over an interval."""
+    """`install()` patches botocore for the process (tests use `wrap` with monkeypatch); `snapshot()` and
+    `since()` give the counts over an interval."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -54,7 +55,11 @@ class Meter:
         self.tables: dict[str, dict[str, Any]] = {}
         self.raw = boto3.client("dynamodb")
         self.capacity = True
-        original = botocore.client.BaseClient._make_api_call
+
+    def install(self) -> None:
+        botocore.client.BaseClient._make_api_call = self.wrap(botocore.client.BaseClient._make_api_call)
+
+    def wrap(self, original: Any) -> Any:
         meter = self
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -70,7 +75,10 @@ class Meter:
             meter._count(service, operation, params, before, response)
             return response
 
-        botocore.client.BaseClient._make_api_call = counted
+        return counted
+
+    def write_units_total(self) -> float:
+        return sum(v for k, v in self.units.items() if k.startswith("WRU"))
 
     def _schema(self, table: str) -> dict[str, Any]:
         if table not in self.tables:
@@ -119,7 +127,9 @@ class Meter:
             if old is None or new is None:
                 total += math.ceil((item_size(old or new) + GSI_OVERHEAD) / 1024)
             elif key_old != key_new:
-                total += math.ceil((item_size(old) + GSI_OVERHEAD) / 1024) + math.ceil((item_size(new) + GSI_OVERHEAD) / 1024)
+                total += math.ceil((item_size(old) + GSI_OVERHEAD) / 1024) + math.ceil(
+                    (item_size(new) + GSI_OVERHEAD) / 1024
+                )
             elif old != new:
                 total += math.ceil((item_size(new) + GSI_OVERHEAD) / 1024)
         return total

@@ -296,6 +296,7 @@ def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | Non
     else:
         with ThreadPoolExecutor(max_workers=len(records)) as pool:
             outcomes = list(pool.map(lambda record: _run_record(record, resolver), records))
+    engine_state.flush_outcomes()
     flush()
     return [record for record, ok in zip(records, outcomes, strict=True) if not ok]
 

@@ -50,7 +50,8 @@ def visible(caller: Caller, execution: ExecutionModel | None, label: int) -> Exe
 
 
 def get(caller: Caller, execution_id: int) -> ExecutionModel:
-    return visible(caller, execution_store.get_by_id(execution_id), execution_id)
+    execution = execution_store.get_by_id(execution_id, tenancy.visible_application_ids(caller))
+    return visible(caller, execution, execution_id)
 
 
 def list_for_job(

@@ -68,9 +68,12 @@ def get(job_id: int, slot: int) -> ExecutionModel | None:
         return None
 
 
-def get_by_id(execution_id_: int) -> ExecutionModel | None:
-    for key in ExecutionModel.by_id.query(execution_id_, limit=1):
-        return get(int(key.jobId), int(key.slot))
+def get_by_id(execution_id_: int, application_ids: list[int]) -> ExecutionModel | None:
+    """Through the by-application index, one key lookup per application the caller may see (an index of
+    its own would cost a write unit on every run)."""
+    for app_id in application_ids:
+        for key in ExecutionModel.by_application.query(app_id, ExecutionModel.id == execution_id_, limit=1):
+            return get(int(key.jobId), int(key.slot))
     return None
 
 

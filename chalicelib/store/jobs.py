@@ -105,7 +105,13 @@ def delete(job: JobModel, expected_version: int | None = None) -> bool:
 
 
 def all_of_application(application_id: int) -> list[JobModel]:
-    return list(JobModel.by_application.query(application_id))
+    return _full([int(key.id) for key in JobModel.by_application.query(application_id)])
+
+
+def _full(job_ids: list[int]) -> list[JobModel]:
+    """The items behind index keys, in the same order (the index projects only name and enabled)."""
+    found = {int(job.id): job for job in JobModel.batch_get(job_ids)} if job_ids else {}
+    return [found[job_id] for job_id in job_ids if job_id in found]
 
 
 def list_for_applications(
@@ -128,4 +134,4 @@ def list_for_applications(
             JobModel.by_application.query(app_id, JobModel.id > after_id, filter_condition=condition, limit=limit + 1)
         )
     found.sort(key=lambda job: job.id)
-    return found[:limit], len(found) > limit
+    return _full([int(job.id) for job in found[:limit]]), len(found) > limit

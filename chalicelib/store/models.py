@@ -9,7 +9,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
@@ -42,7 +42,7 @@ class ApplicationModel(Model):
 class JobsByApplication(GlobalSecondaryIndex["JobModel"]):
     class Meta:
         index_name = "by-application"
-        projection = AllProjection()
+        projection = IncludeProjection(["name", "enabled"])  # never nextRunAt: the tick changes it every run
 
     applicationId = NumberAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
@@ -85,14 +85,6 @@ class JobModel(Model):
 
     by_application = JobsByApplication()
     due = JobsDue()
-
-
-class ExecutionsById(GlobalSecondaryIndex["ExecutionModel"]):
-    class Meta:
-        index_name = "by-id"
-        projection = KeysOnlyProjection()
-
-    id = NumberAttribute(hash_key=True)
 
 
 class ExecutionsByApplication(GlobalSecondaryIndex["ExecutionModel"]):
@@ -141,7 +133,6 @@ class ExecutionModel(Model):
     inflightShard = NumberAttribute(null=True)
     expiresAt = NumberAttribute()
 
-    by_id = ExecutionsById()
     by_application = ExecutionsByApplication()
     inflight = ExecutionsInflight()
 

@@ -11,6 +11,8 @@ from collections import Counter
 import botocore.client
 import pytest
 
+from bench.meter import Meter
+from chalicelib.settings import get_settings
 from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
 
 
@@ -49,11 +51,12 @@ def test_requests_per_scheduled_run(api, engine, target, requests_made):
         "dynamodb.UpdateItem": 10,
         "sqs.SendMessageBatch": 1,
     }
-    # the invoker, per run: read the job, pending->running, running->final, the stats counter, two events;
-    # plus (test harness, as Lambda's event source does) one receive and one batched delete for the ten
+    # the invoker, per run: read the job, pending->running, running->final, two events; per batch one stats
+    # counter write (one application, one hour, one status); plus (test harness, as Lambda's event source
+    # does) one receive and one batched delete for the ten
     assert run == {
         "dynamodb.GetItem": 10,
-        "dynamodb.UpdateItem": 10 * 3,
+        "dynamodb.UpdateItem": 10 * 2 + 1,
         "events.PutEvents": 10 * 2,
         "sqs.ReceiveMessage": 2,
         "sqs.DeleteMessageBatch": 1,
@@ -74,3 +77,33 @@ def test_execution_events_carry_the_masked_execution(api, engine, target, monkey
     final = runs[1][1]["execution"]
     assert final["status"] == "failed" and final["error"]["code"] == "HTTP_500"
     assert final["jobSnapshot"]["taskConfig"]["auth"]["token"] == "********" and "tok-9" not in str(published)
+
+
+def test_write_units_per_scheduled_run(api, engine, target, monkeypatch):
+    """Write units are what a run costs on DynamoDB: each table and index write, counted from the item images
+    (bench/meter.py). Pinned so an added index or a grown item shows up here, not on the bill."""
+    app_id = api.make_app()["id"]
+    jobs = [api.make_job(app_id, name=f"j{i}", pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/ok"},
+                         retryPolicy=ONE_ATTEMPT) for i in range(10)]  # fmt: skip
+    for job in jobs:
+        engine.make_due(job["id"], in_ms=300)
+    meter = Meter()
+    monkeypatch.setattr(
+        botocore.client.BaseClient, "_make_api_call", meter.wrap(botocore.client.BaseClient._make_api_call)
+    )
+    engine.tick()
+    tick = dict(meter.units)
+    meter.units.clear()
+    engine.deliver(engine.receive())
+    run = dict(meter.units)
+    settings = get_settings()
+    writes = lambda units, table: units.get(f"WRU:{table}", 0)  # noqa: E731
+    # per run, the tick: the execution claim (item, by-application and in-flight index entries) and the job's
+    # advance (item, and its due-index entry moving: a delete and a put); plus the tick record, once
+    assert writes(tick, settings.executions_table) == 10 * 3
+    assert writes(tick, settings.jobs_table) == 10 * 3
+    assert writes(tick, settings.keys_table) == 1
+    # per run, the invoker: pending->running, running->final (which also leaves the in-flight index); one
+    # stats counter write for the batch
+    assert writes(run, settings.executions_table) == 10 * 3
+    assert writes(run, settings.keys_table) == 1
