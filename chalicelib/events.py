@@ -41,3 +41,9 @@ def publish(detail_type: str, detail: dict[str, Any]) -> None:
 
 def reset() -> None:
     _client.cache_clear()
+
+
+def publish_execution(kind: str, execution: dict[str, Any]) -> None:
+    """`scheduler.job.execution.<kind>`, unless EXECUTION_EVENTS leaves that kind out."""
+    if kind in get_settings().execution_events:
+        publish(f"scheduler.job.execution.{kind}", {"execution": execution})

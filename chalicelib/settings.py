@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+EXECUTION_EVENT_KINDS = frozenset({"started", "succeeded", "failed"})
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default, refused in prod stage
 
 
@@ -41,6 +42,7 @@ class Settings:
     due_shards: int = 4
     tick_lookahead_seconds: int = 90
     validate_responses: bool = False
+    execution_events: frozenset[str] = EXECUTION_EVENT_KINDS
 
     @property
     def jwt_algorithm(self) -> str:
@@ -74,4 +76,17 @@ def get_settings() -> Settings:
         due_shards=max(1, _int("DUE_SHARDS", 4)),
         tick_lookahead_seconds=max(75, _int("TICK_LOOKAHEAD_SECONDS", 90)),
         validate_responses=env("VALIDATE_RESPONSES", "") == "1",
+        execution_events=_execution_events(env("EXECUTION_EVENTS")),
     )
+
+
+def _execution_events(value: str | None) -> frozenset[str]:
+    """EXECUTION_EVENTS: which run events reach the bus (each is $1 per million): a comma list of started,
+    succeeded, failed; `none` for no run events. Unset: all three, as the spec lists them."""
+    if value is None or not value.strip():
+        return EXECUTION_EVENT_KINDS
+    kinds = frozenset(_csv(value)) - {"none"}
+    unknown = kinds - EXECUTION_EVENT_KINDS
+    if unknown:
+        raise ValueError(f"EXECUTION_EVENTS: unknown kinds {sorted(unknown)}; use started, succeeded, failed or none")
+    return kinds

@@ -132,7 +132,7 @@ def _cancel(message: RunMessage, code: str, reason: str) -> bool:
     """End a pending execution failed without running it; False when it was no longer pending."""
     cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
     if cancelled is not None:
-        events.publish("scheduler.job.execution.failed", {"execution": execution_to_api(cancelled)})
+        events.publish_execution("failed", execution_to_api(cancelled))
     return cancelled is not None
 
 
@@ -194,7 +194,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         count("DuplicateDeliveries")
         return "duplicate"
     if int(execution.attempt) == 1:
-        events.publish("scheduler.job.execution.started", {"execution": execution_to_api(execution)})
+        events.publish_execution("started", execution_to_api(execution))
     outcome = perform(job, message.slot, resolver)
     attempts = [*(execution.attempts or []), {"at": iso(execution.attemptStartedAt), "error": outcome.error}]
     if _retry(job, message, execution, outcome, attempts):
@@ -209,7 +209,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     if job.runAt is not None and message.trigger == "schedule":
         job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
     kind = "succeeded" if outcome.status == "succeeded" else "failed"
-    events.publish(f"scheduler.job.execution.{kind}", {"execution": execution_to_api(execution)})
+    events.publish_execution(kind, execution_to_api(execution))
     return "ran"
 
 

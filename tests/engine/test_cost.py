@@ -79,6 +79,31 @@ def test_execution_events_carry_the_masked_execution(api, engine, target, monkey
     assert final["jobSnapshot"]["taskConfig"]["auth"]["token"] == "********" and "tok-9" not in str(published)
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("failed", ["failed"]), ("none", []), ("started,succeeded", ["started"]), ("", ["started", "failed"])],
+)
+def test_execution_events_setting_chooses_which_run_events_are_published(
+    api, engine, target, monkeypatch, settings_env, setting, expected
+):
+    settings_env.setenv("EXECUTION_EVENTS", setting)
+    published = []
+    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append(kind))
+    app_id = api.make_app()["id"]
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/status/500"},
+                       retryPolicy=ONE_ATTEMPT)  # fmt: skip
+    engine.make_due(job["id"])
+    engine.run_due()
+    assert [kind.rsplit(".", 1)[1] for kind in published if ".execution." in kind] == expected
+    assert "scheduler.job.created" in published  # job events are not affected by the setting
+
+
+def test_an_unknown_execution_event_kind_is_refused_at_start(settings_env):
+    settings_env.setenv("EXECUTION_EVENTS", "started,finished")
+    with pytest.raises(ValueError, match="finished"):
+        get_settings()
+
+
 def test_write_units_per_scheduled_run(api, engine, target, monkeypatch):
     """Write units are what a run costs on DynamoDB: each table and index write, counted from the item images
     (bench/meter.py). Pinned so an added index or a grown item shows up here, not on the bill."""
