@@ -11,7 +11,7 @@ MOTO_PORT ?= 4566
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt check openapi bootstrap package deploy install clean
+.PHONY: run test test-fast lint fmt check bench openapi bootstrap package deploy install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
@@ -33,6 +33,10 @@ test: $(STAMP)
 ## test-fast: the suite without the slow end-to-end tests
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+## bench: the benchmarks of docs/benchmarks.md (tick vs floor, scaling, invoker, fire lag, cost); ~10 min
+bench: $(STAMP)
+	$(PY) -m bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -80,6 +80,21 @@ def main() -> None:
                    "tickRequests": dict(tick.requests)}  # fmt: skip
     print(f"tick {out['tick']}", file=sys.stderr, flush=True)
 
+    # CPU per run on the client side (child processes; moto's CPU is not in it)
+    from bench import cpu
+    from chalicelib.clock import now_ms
+
+    cpu_due = range(1, 1 + min(2_000, big_due))
+    out["cpu"] = {}
+    for name, measure in (("floor", cpu.floor_cpu), ("tick", cpu.tick_cpu)):
+        slot = now_ms() - 1_000
+        engine.seed(cpu_due, app_id, slot, target.base)
+        out["cpu"][name] = measure()
+        engine.forget_runs(cpu_due, slot)
+    engine.seed(range(900_000_001, 900_000_002), app_id, engine.FAR, target.base)
+    out["cpu"]["invoker"] = cpu.invoker_cpu(900_000_001, app_id, 210)
+    print(f"cpu {out['cpu']}", file=sys.stderr, flush=True)
+
     # write units per run on the tick side, metered on a small tick
     meter.capacity = True
     small = engine.tick_vs_floor(meter, 100, range(1, 1 + stored_steps[-1]), app_id, target.base, rounds=1)[1]
@@ -169,6 +184,19 @@ def render(out: dict[str, Any]) -> str:
         "",
         f"The tick dispatched {tick['dispatched']:,} runs.",
         "",
+        "CPU on the client side (our code and botocore; the tick and the floor each in a child process, moto's",
+        f"CPU not included), over {out['cpu']['tick']['runs']:,} due runs:",
+        "",
+        "| | CPU ms per run | wall s |",
+        "|---|---:|---:|",
+        *(
+            f"| {name} | {v['cpu'] * 1000 / max(1, v['runs']):.2f} | {v['wall']:.1f} |"
+            for name, v in out["cpu"].items()
+        ),
+        "",
+        f"Ratio of CPU, tick to floor: **{cpu_ratio(out):.2f}x**. The invoker row is a whole run (read the job,",
+        "take the run, resolve, guard, call, record, publish), in batches of 10 as the SQS handler gets them.",
+        "",
         "## 2. Scaling with stored jobs (100 due)",
         "",
         "Median of 3 ticks and 3 floors at each size. On AWS a Query reads only what it returns; moto's index",
@@ -249,6 +277,11 @@ def render(out: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def cpu_ratio(out: dict[str, Any]) -> float:
+    per = {name: v["cpu"] / max(1, v["runs"]) for name, v in out["cpu"].items()}
+    return per["tick"] / per["floor"]
 
 
 def fmt_requests(requests: dict[str, float], digits: int = 0) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def now_ms() -> int:
@@ -23,3 +23,8 @@ def to_ms(moment: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def local_iso(ms: int, zone: tzinfo) -> str:
+    """Epoch milliseconds as wall time in `zone` with its offset, e.g. `2026-03-29T03:00:00+02:00`."""
+    return datetime.fromtimestamp(ms / 1000, zone).isoformat(timespec="seconds")

@@ -43,6 +43,7 @@ class Settings:
     tick_lookahead_seconds: int = 90
     validate_responses: bool = False
     execution_events: frozenset[str] = EXECUTION_EVENT_KINDS
+    local_dev: bool = False  # `make run`: plain-http session cookies (no Secure flag)
 
     @property
     def jwt_algorithm(self) -> str:
@@ -77,6 +78,7 @@ def get_settings() -> Settings:
         tick_lookahead_seconds=max(75, _int("TICK_LOOKAHEAD_SECONDS", 90)),
         validate_responses=env("VALIDATE_RESPONSES", "") == "1",
         execution_events=_execution_events(env("EXECUTION_EVENTS")),
+        local_dev=env("LOCAL_DEV", "") == "1",
     )
 
 

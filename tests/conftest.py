@@ -61,10 +61,21 @@ def aws() -> Iterator[None]:
     reset_caches()
 
 
+class SettingsEnv:
+    """`setenv` for settings: the variable is set and the settings cache dropped, so it takes effect now."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+
+    def setenv(self, name: str, value: str) -> None:
+        self.monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+
 @pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Change settings for one test: `settings_env.setenv(...)`, caches dropped before and after."""
-    yield monkeypatch
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[SettingsEnv]:
+    """Change settings for one test: `settings_env.setenv(...)`; the cache is dropped again afterwards."""
+    yield SettingsEnv(monkeypatch)
     get_settings.cache_clear()
 
 
@@ -295,7 +306,7 @@ class Target:
 
 
 @pytest.fixture
-def target(settings_env: pytest.MonkeyPatch) -> Iterator[Target]:
+def target(settings_env: SettingsEnv) -> Iterator[Target]:
     """A local target, let through the URL guard with ALLOWED_TARGET_HOSTS (as `make run` users do)."""
     server = Target()
     settings_env.setenv("ALLOWED_TARGET_HOSTS", f"127.0.0.1:{server.port}")

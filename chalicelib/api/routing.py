@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -106,7 +106,30 @@ def dispatch(operation: Operation, handler: Handler, request: Request, path: dic
         return Response(error_body("INTERNAL", "internal error; it has been logged"), status_code=500)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+UI_HEADER = ("x-requested-with", "scheduler-ui")
+
+
+def _same_origin(request: Request) -> None:
+    """A browser can be made to send a write with its cookie but not with a bearer token, so writes without
+    one must come from this origin: a matching `Origin`, or (from a client that sends none) no session
+    cookie or the header the Admin UI always sends. A cross-site form post carries a foreign Origin: 403."""
+    headers = request.headers
+    if request.method in SAFE_METHODS or (headers.get("authorization") or "").lower().startswith("bearer "):
+        return
+    origin = headers.get("origin")
+    if origin is None:
+        if "session=" not in (headers.get("cookie") or "") or headers.get(UI_HEADER[0]) == UI_HEADER[1]:
+            return
+        raise Forbidden(f"a write with the session cookie needs the Origin header or {UI_HEADER[0]}: {UI_HEADER[1]}")
+    host = headers.get("host", "")
+    gateway = urlsplit(get_settings().gateway_url)
+    if origin not in {f"https://{host}", f"http://{host}", f"{gateway.scheme}://{gateway.netloc}"}:
+        raise Forbidden(f"cross-site request refused (Origin {origin[:100]})")
+
+
 def _authorize(operation: Operation, request: Request) -> Caller | None:
+    _same_origin(request)
     if operation.policy.auth == "public":
         return None
     caller = auth.authenticate(request.headers)

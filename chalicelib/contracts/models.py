@@ -350,3 +350,40 @@ class Stats(Strict):
     jobs: JobCounts
     executions: ExecutionCounts
     engine: EngineStats
+
+
+# --- cron preview and browser sessions ------------------------------------------------------------
+
+
+class CronPreviewRequest(Strict):
+    pattern: Annotated[str, Field(max_length=256, description="5-field cron, or 6 with a leading seconds field.")]
+    timezone: Annotated[str, Field(max_length=64, description="IANA zone the pattern is read in.")] = "UTC"
+    count: Annotated[int, Field(ge=1, le=20, description="How many next runs to list.")] = 5
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        cron.zone(value)
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        cron.validate(value)
+        return " ".join(value.split())
+
+
+class CronPreview(BaseModel):
+    description: str = Field(description='In words, e.g. "At 02:00 AM, Monday through Friday".')
+    next: list[str] = Field(description="The next runs, ISO 8601 with the zone's offset, as the engine fires them.")
+
+
+class SessionCreate(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=8192, description="A JWT this service accepts.")]
+
+
+class Session(BaseModel):
+    user: str
+    admin: bool
+    apps: list[str] = Field(description="Applications the user manages (all of them for an admin).")
+    expiresAt: str | None = None

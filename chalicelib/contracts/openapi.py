@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.contracts import applications, executions, jobs, system  # noqa: F401 - registers the operations
+from chalicelib.contracts import applications, cron, executions, jobs, session, system  # noqa: F401 - registers them
 from chalicelib.contracts.base import REGISTRY, Operation
 from chalicelib.contracts.models import ErrorResponse
 

@@ -41,7 +41,10 @@ def _environment() -> tuple[int, int, bool]:
                         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():  # fmt: skip
         os.environ.setdefault(name, value)
     os.environ.setdefault("GATEWAY_URL", f"http://127.0.0.1:{port}")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF blobs are for CloudWatch, not a terminal
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ["LOCAL_DEV"] = (
+        "1"  # the session cookie works over plain http on 127.0.0.1  # EMF blobs are for CloudWatch, not a terminal
+    )
     return port, moto_port, start_moto
 
 
@@ -183,10 +186,13 @@ def banner(port: int) -> str:
         "",
         "Scheduler is running locally",
         f"  API          {base}   (OpenAPI: {base}/openapi.json)",
+        f"  Admin UI     {base}/ui",
         f"  AWS (moto)   {settings.aws_endpoint_url}",
         f"  Gateway URL  {settings.gateway_url}",
         f"  JWT secret   {secret}: {settings.jwt_secret}",
         "",
+        "Sign in to the Admin UI as the dev admin (one click; the token stays in the #fragment, out of logs):",
+        f"  {base}/ui#/signin?token={token}",
         "Admin token (24 h):",
         f"  export TOKEN={token}",
         "Try:",

@@ -1,0 +1,62 @@
+// Building the page: every string goes in as a text node, never as markup.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function build(element, attrs, children) {
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
+    else if (value === true) element.setAttribute(key, "");
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export const h = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
+export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG, tag), attrs, children);
+
+export function mount(node) {
+  const view = document.getElementById("view");
+  view.replaceChildren(node);
+  return view;
+}
+
+export function badge(status) {
+  return h("span", { class: `badge st-${String(status).replace(/[^a-z_]/g, "")}` }, status);
+}
+
+export function when(iso, timeZone) {
+  if (!iso) return "—";
+  const options = { dateStyle: "medium", timeStyle: "medium" };
+  if (timeZone) options.timeZone = timeZone;
+  return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+}
+
+export const viewerZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// "in the job's zone" and "in yours", when they differ
+export function bothTimes(iso, timeZone) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  const zone = timeZone || "UTC";
+  const lines = [h("div", {}, when(iso, zone), " ", h("span", { class: "muted" }, zone))];
+  if (zone !== viewerZone()) lines.push(h("div", { class: "muted" }, when(iso), " your time"));
+  return h("div", { class: "times" }, lines);
+}
+
+export const ms = (value) => (value === null || value === undefined ? "—" : `${value} ms`);
+
+export function pretty(value) {
+  return h("pre", { class: "json" }, JSON.stringify(value, null, 2));
+}
+
+export function fieldList(rows) {
+  return h("dl", { class: "fields" }, rows.filter(Boolean).map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
+}
+
+export function failure(error) {
+  return h("p", { class: "error", role: "alert" }, `${error.code || "ERROR"}: ${error.message}`);
+}
