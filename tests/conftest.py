@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,7 +227,8 @@ def live(aws: None) -> Iterator[Live]:
 
 class Target:
     """A threaded HTTP server on 127.0.0.1 that records requests; behaviour is chosen by path:
-    /ok, /status/<code>, /flaky/<n>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset;
+    /ok, /status/<code>, /flaky/<n>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset,
+    /attack?to=<url> (a cross-site form post);
     anything else echoes."""
 
     def __init__(self) -> None:
@@ -269,6 +271,15 @@ class Target:
                     return self._send(302, b"", {"Location": "/loop"})
                 if path == "/big":
                     return self._send(200, b"x" * (10 * 1024 * 1024), content_type="text/plain")
+                if path == "/attack":  # another origin's page that posts a form to ?to=<url> when opened
+                    from html import escape
+                    from urllib.parse import parse_qs
+
+                    to = escape(parse_qs(self.path.split("?", 1)[1])["to"][0])
+                    page = (f'<form id="f" method="post" action="{to}" enctype="text/plain">'
+                            '<input name=\'{"applicationId":1,"name":"csrf","pattern":"* * * * *","x":"\' value=\'"}\'>'
+                            '</form><script>document.getElementById("f").submit()</script>')  # fmt: skip
+                    return self._send(200, page.encode(), content_type="text/html")
                 if path == "/garbage":
                     return self._send(200, b"\x00\xff{not json", content_type="application/json")
                 if path == "/reset":
@@ -313,3 +324,47 @@ def target(settings_env: SettingsEnv) -> Iterator[Target]:
     get_settings.cache_clear()
     yield server
     server.close()
+
+
+@contextlib.contextmanager
+def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """`make run` as a user starts it (the real process on free ports, a local target allowed), until the
+    banner is printed: its client, target, process, ports, sign-in link and cold-start time."""
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    target = Target()
+    port, moto_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}
+    env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
+                "JWT_SECRET": "e2e-secret-0123456789abcdef0123456789ab", "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    env.pop("GATEWAY_URL", None)
+    started = time.monotonic()
+    log = tmp_path / "make-run.log"
+    with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
+        process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
+                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    token = None
+    while token is None:
+        time.sleep(0.1)
+        output = log.read_text()
+        assert process.poll() is None, "make run exited early:\n" + output
+        assert time.monotonic() - started < 60, output
+        match = re.search(r"export TOKEN=(\S+)", output)
+        token = match.group(1) if match else None
+    cold_start = time.monotonic() - started
+    sign_in = re.search(r"(http://\S+/ui#/signin\?token=\S+)", log.read_text())
+    base = f"http://127.0.0.1:{port}/_/scheduler"
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    try:
+        yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
+               "cold_start": cold_start, "sign_in": sign_in.group(1) if sign_in else None, "log": log}  # fmt: skip
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        client.close()
+        target.close()

@@ -47,7 +47,7 @@ export async function jobList(params) {
       "tr",
       { "data-job": job.id },
       h("td", {}, h("a", { href: `#/jobs/${job.id}` }, job.name)),
-      h("td", {}, (apps.get(job.applicationId) || {}).name || job.applicationId),
+      h("td", {}, job.application.displayName || job.application.name),
       h("td", {}, badge(job.status)),
       h("td", {}, h("code", {}, job.pattern || job.runAt || "")),
       h("td", {}, bothTimes(job.nextRunAt, job.timezone)),
@@ -94,8 +94,7 @@ function target(config) {
 
 export async function jobDetail(id, params) {
   const job = await get(`/jobs/${id}`);
-  const apps = await applications();
-  const app = apps.get(job.applicationId) || {};
+  const app = job.application;
   const described = job.pattern ? h("span", { class: "muted", id: "described" }) : null;
   if (job.pattern) {
     post("/cron/preview", { pattern: job.pattern, timezone: job.timezone, count: 1 })
@@ -141,7 +140,7 @@ export async function jobDetail(id, params) {
       actions,
       notice,
       fieldList([
-        ["Application", h("a", { href: `#/jobs?app=${job.applicationId}` }, app.name || job.applicationId)],
+        ["Application", h("a", { href: `#/jobs?app=${app.id}` }, app.displayName || app.name)],
         ["Schedule", h("span", {}, h("code", {}, job.pattern || job.runAt), described)],
         ["Time zone", job.timezone],
         ["Next run", bothTimes(job.nextRunAt, job.timezone)],
@@ -174,7 +173,8 @@ async function runHistory(jobId, container, cursor) {
           h("td", {}, ms(run.durationMs)),
           h("td", {}, run.error ? h("code", {}, run.error.code) : run.result ? `HTTP ${run.result.status}` : "")))))
     : h("p", { class: "muted" }, "No runs yet.");
-  container.replaceChildren(table, next ? h("button", { type: "button", class: "quiet", onclick: () => runHistory(jobId, container, next) }, "Older runs") : "");
+  const older = next ? [h("button", { type: "button", class: "quiet", onclick: () => runHistory(jobId, container, next) }, "Older runs")] : [];
+  container.replaceChildren(table, ...older);
   if (runs.some((run) => run.status === "pending" || run.status === "running")) {
     const here = location.hash;
     setTimeout(() => {
@@ -354,7 +354,7 @@ function showErrors(form, error) {
     } else unplaced.push(`${detail.field}: ${detail.message}`);
   }
   const box = form.querySelector("#form-error");
-  box.replaceChildren(failure(error), unplaced.length ? h("ul", {}, unplaced.map((line) => h("li", {}, line))) : null);
+  box.replaceChildren(failure(error), ...(unplaced.length ? [h("ul", {}, unplaced.map((line) => h("li", {}, line)))] : []));
   const first = form.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
   if (first) first.focus();
 }

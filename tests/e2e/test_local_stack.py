@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,42 +12,15 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Target, free_port
+from tests.conftest import ROOT, local_stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def stack(tmp_path):
-    target = Target()
-    port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}
-    env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
-                "JWT_SECRET": "e2e-secret-0123456789abcdef0123456789ab", "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    env.pop("GATEWAY_URL", None)
-    started = time.monotonic()
-    log = tmp_path / "make-run.log"
-    with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
-        process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
-                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    token = None
-    while token is None:
-        time.sleep(0.1)
-        output = log.read_text()
-        assert process.poll() is None, "make run exited early:\n" + output
-        assert time.monotonic() - started < 60, output
-        match = re.search(r"export TOKEN=(\S+)", output)
-        token = match.group(1) if match else None
-    cold_start = time.monotonic() - started
-    base = f"http://127.0.0.1:{port}/_/scheduler"
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
-           "cold_start": cold_start}  # fmt: skip
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    client.close()
-    target.close()
+    with local_stack(tmp_path) as running:
+        yield running
 
 
 def test_make_run_serves_runs_and_stops_cleanly(stack):

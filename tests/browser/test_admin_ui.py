@@ -1,0 +1,176 @@
+"""The Admin UI in a real browser against `make run`: sign in, the cron preview, field errors, a run
+watched to success, disable, an execution, XSS as text, and a cross-site form post refused."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.slow
+
+
+def sign_in(page: Any, stack: dict[str, Any]) -> None:
+    page.goto(stack["sign_in"])
+    page.wait_for_selector("#job-filters")
+    assert page.locator("#who").inner_text() == "admin (admin)"
+
+
+def demo_app(stack: dict[str, Any]) -> dict[str, Any]:
+    return next(app for app in stack["client"].get("/applications").json() if app["name"] == "demo")
+
+
+def make_job(stack: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    body = {"applicationId": demo_app(stack)["id"], "name": name, "pattern": "0 3 * * *",
+            "taskConfig": {"url": f"{stack['target'].base}/ok"}, **fields}  # fmt: skip
+    answer = stack["client"].post("/jobs", json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_the_one_click_link_signs_in_with_a_strict_cookie_and_sign_out_clears_it(page, stack):
+    started = time.monotonic()
+    sign_in(page, stack)
+    loaded = time.monotonic() - started
+    assert "token=" not in page.url  # the token left the address bar
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/_/scheduler"
+    assert page.evaluate("document.cookie") == ""  # scripts cannot read it
+    timing = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0].toJSON())")
+    print(f"\nUI sign-in to jobs list: {loaded * 1000:.0f} ms; navigation timing: {timing[:200]}")
+    page.click("#signout")
+    page.wait_for_selector("#signin")
+    assert [c for c in page.context.cookies() if c["name"] == "session"] == []
+    page.goto(page.url.split("#")[0] + "#/jobs")
+    page.wait_for_selector("#signin")
+    assert page.errors == []
+
+
+def test_a_pasted_token_signs_in_and_a_bad_one_is_refused(page, stack):
+    page.goto(stack["sign_in"].split("#")[0])
+    page.wait_for_selector("#signin")
+    page.fill("#token", "not-a-token")
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#signin .error")
+    assert "UNAUTHENTICATED" in page.inner_text("#signin .error")
+    page.fill("#token", stack["sign_in"].split("token=")[1])
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#job-filters")
+
+
+def test_create_a_job_with_the_cron_preview_fix_errors_run_it_and_disable_it(page, stack):
+    sign_in(page, stack)
+    screenshot(page, "jobs")
+    page.click("text=New job")
+    page.wait_for_selector("#job-form")
+    page.select_option("[name=applicationId]", label="Demo application")
+    page.fill("[name=name]", "nightly-report")
+    page.fill("[name=pattern]", "0 2 * * 1-5")
+    page.fill("[name=timezone]", "Europe/Berlin")
+    page.wait_for_selector("#cron-preview .described")
+    assert page.inner_text("#cron-preview .described") == "At 02:00 AM, Monday through Friday"
+    runs = page.locator("#cron-preview li").all_inner_texts()
+    assert len(runs) == 5 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT02:00:00\+0[12]:00", run) for run in runs)
+
+    page.fill("[name=pattern]", "61 * * * *")  # the preview names the bad field as the user types
+    page.wait_for_selector("[data-field=pattern] .field-error:has-text('minute')")
+    page.fill("[name=pattern]", "*/10 * * * *")
+    page.wait_for_selector("#cron-preview:has-text('Every 10 minutes')")
+
+    page.fill("[name='taskConfig.url']", "http://169.254.169.254/latest/meta-data")  # refused by the URL guard
+    page.select_option("[name='taskConfig.auth.authMethod']", "bearer")
+    page.fill("[name='taskConfig.auth.token']", "sekret-123")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("[data-field='taskConfig.url'].invalid")
+    assert "169.254.169.254 is a loopback, private" in page.inner_text("[data-field='taskConfig.url'] .field-error")
+    assert page.inner_text("#form-error").startswith("URL_NOT_ALLOWED")
+    screenshot(page, "form")
+
+    page.fill("[name='taskConfig.url']", f"{stack['target'].base}/ok")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#job-name:has-text('nightly-report')")
+    assert page.locator(".title .badge").inner_text() == "scheduled"
+    assert "Demo application" in page.inner_text("dl.fields") and "Every 10 minutes" in page.inner_text("dl.fields")
+
+    page.click("#trigger")  # confirm() is accepted by the fixture
+    page.wait_for_selector("#run-history tr.row-succeeded", timeout=20_000)
+    assert ("confirm", 'Run "nightly-report" now?') in page.dialogs
+    screenshot(page, "job")
+
+    page.click("#disable")
+    page.wait_for_selector(".title .badge:has-text('paused')")
+    page.wait_for_selector("#enable")
+
+    page.click("#run-history tr.row-succeeded a")
+    page.wait_for_selector("#request")
+    assert page.locator(".title .badge").inner_text() == "succeeded"
+    assert page.inner_text("#request") == f"GET {stack['target'].base}/ok"
+    body = page.inner_text("main")
+    assert "********" in body and "sekret-123" not in body  # the secret reached the target, not the page
+    screenshot(page, "execution")
+    assert page.errors == []
+
+
+def test_a_job_named_like_markup_is_shown_as_text(page, stack):
+    name = "<img src=x onerror=alert(1)>"
+    job = make_job(stack, name, description="<script>alert(2)</script>")
+    sign_in(page, stack)
+    page.wait_for_selector(f"#jobs a[href='#/jobs/{job['id']}']")
+    assert page.inner_text(f"#jobs a[href='#/jobs/{job['id']}']") == name
+    assert "Demo application" in page.inner_text(f"#jobs tr[data-job='{job['id']}']")
+    page.click(f"#jobs a[href='#/jobs/{job['id']}']")
+    page.wait_for_selector("#job-name")
+    assert page.inner_text("#job-name") == name
+    assert page.get_by_text("<script>alert(2)</script>").count() == 1
+    assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
+    page.wait_for_timeout(300)
+    assert [kind for kind, _ in page.dialogs if kind == "alert"] == [] and page.errors == []
+
+
+def test_a_cross_site_form_post_with_the_session_cookie_is_refused(page, stack):
+    sign_in(page, stack)
+    before = {job["name"] for job in stack["client"].get("/jobs", params={"limit": 200}).json()}
+    # another origin (the target's port) whose page posts a job with the browser's cookie
+    url = f"http://127.0.0.1:{stack['port']}/_/scheduler/jobs"
+    page.goto(f"{stack['target'].base}/attack?to={url}")
+    page.wait_for_url(url)
+    assert "FORBIDDEN" in page.content() and "cross-site request refused" in page.content()
+    after = {job["name"] for job in stack["client"].get("/jobs", params={"limit": 200}).json()}
+    assert after == before and "csrf" not in after
+
+
+def test_the_jobs_list_filters_by_name_and_application(page, stack):
+    make_job(stack, "filter-alpha")
+    make_job(stack, "filter-beta")
+    sign_in(page, stack)
+    page.fill("#job-filters [name=name]", "filter-a")
+    page.select_option("#job-filters [name=app]", label="Demo application")
+    page.click("#job-filters button")
+    page.wait_for_url(re.compile(r"name=filter-a"))
+    expect(page.locator("#jobs tbody tr")).to_have_count(1)
+    assert page.locator("#jobs tbody tr").inner_text().startswith("filter-alpha")
+
+
+def test_applications_and_stats_pages(page, stack):
+    make_job(stack, "every-5s", pattern="*/5 * * * * *")  # scheduled runs for the lag chart
+    sign_in(page, stack)
+    page.click("#nav a[data-nav=applications]")
+    page.wait_for_selector("#applications")
+    assert "demo" in page.inner_text("#applications")
+    deadline = time.monotonic() + 40
+    while True:
+        page.click("#nav a[data-nav=stats]")
+        page.wait_for_selector("#by-status")
+        if page.locator("svg#lag-chart rect").count() >= 3 or time.monotonic() > deadline:
+            break
+        page.goto(page.url.split("#")[0] + "#/jobs")
+        page.wait_for_timeout(2_000)
+    assert page.locator("svg#lag-chart rect").count() >= 3
+    assert page.locator("#by-status .badge").count() >= 1
+    screenshot(page, "stats")
+    assert page.errors == []
