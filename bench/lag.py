@@ -60,18 +60,20 @@ def fire_lag(jobs: int = 20, seconds: int = 150) -> dict[str, float]:
         for job_id in ids:
             client.post(f"/jobs/{job_id}/disable")
         time.sleep(3)
-        lags, counted = [], 0
+        lags, counted, late = [], 0, []
         for job_id in ids:
             runs = client.get(f"/jobs/{job_id}/executions", params={"limit": 100}).json()
             for run in runs:
                 counted += 1
                 if run["status"] == "succeeded" and run.get("lagMs") is not None:
                     lags.append(int(run["lagMs"]))
+                    if run["lagMs"] >= 1000:
+                        late.append(f"{run['scheduledFor'][14:19]}+{run['lagMs']}")
         ended = time.time() * 1000
         slots = jobs * 12 * (ended - started) / 60_000
         return {"slots": len(lags), "records": counted, "expectedSlots": round(slots),
                 "p50": percentile(lags, 0.5), "p99": percentile(lags, 0.99), "max": max(lags),
-                "jobs": jobs, "seconds": seconds}  # fmt: skip
+                "jobs": jobs, "seconds": seconds, "late": sorted(late)}  # fmt: skip
     finally:
         process.terminate()
         try:

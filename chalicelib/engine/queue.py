@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -75,19 +76,34 @@ def send(messages: list[tuple[RunMessage, int]]) -> list[RunMessage]:
     """Send (message, delay seconds) pairs in batches of 10; returns the messages that failed."""
     failed: list[RunMessage] = []
     for start in range(0, len(messages), BATCH):
-        chunk = messages[start : start + BATCH]
-        entries = [
-            {"Id": str(index), "MessageBody": message.encode(), "DelaySeconds": delay}
-            for index, (message, delay) in enumerate(chunk)
-        ]
-        try:
-            response = client().send_message_batch(QueueUrl=queue_url(), Entries=entries)
-        except Exception:
-            log.exception("send_message_batch failed for %d messages", len(chunk))
-            failed.extend(message for message, _ in chunk)
-            continue
-        failed.extend(chunk[int(entry["Id"])][0] for entry in response.get("Failed", []))
+        failed.extend(_send_batch(messages[start : start + BATCH]))
     return failed
+
+
+def send_for_slots(messages: list[RunMessage]) -> list[RunMessage]:
+    """Send runs to become visible on their slot's second, nearest slot first. Each batch's delays are taken
+    from the clock as it goes out, so the last batches of a long tick are not late by the tick's duration."""
+    ordered = sorted(messages, key=lambda message: message.slot)
+    failed: list[RunMessage] = []
+    for start in range(0, len(ordered), BATCH):
+        now = int(time.time() * 1000)
+        chunk = ordered[start : start + BATCH]
+        failed.extend(_send_batch([(message, delay_for(message.slot, now)) for message in chunk]))
+    return failed
+
+
+def _send_batch(chunk: list[tuple[RunMessage, int]]) -> list[RunMessage]:
+    """One SendMessageBatch of up to 10; returns the messages that failed."""
+    entries = [
+        {"Id": str(index), "MessageBody": message.encode(), "DelaySeconds": delay}
+        for index, (message, delay) in enumerate(chunk)
+    ]
+    try:
+        response = client().send_message_batch(QueueUrl=queue_url(), Entries=entries)
+    except Exception:
+        log.exception("send_message_batch failed for %d messages", len(chunk))
+        return [message for message, _ in chunk]
+    return [chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])]
 
 
 def delete(receipts: list[str]) -> None:

@@ -2,7 +2,8 @@
 
 Per slot, in this order (no transactions; a crash between steps is repaired by the next tick):
   1. put the execution (job, slot) as pending, if it does not exist   -> claims the slot
-  2. send one SQS message, delayed until the slot's second             -> the invoker starts on time
+  2. send one SQS message, delayed until the slot's second (counted     -> the invoker starts on time
+     as each batch goes out, nearest slot first)
   3. advance the job's nextRunAt, if it still holds the old value      -> the slot leaves the index
 If step 1 finds the execution already pending (an earlier tick died after it), the message is sent
 again; the invoker's pending -> running condition drops a second delivery.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.engine import cron
-from chalicelib.engine.queue import RunMessage, delay_for, send
+from chalicelib.engine.queue import RunMessage, send_for_slots
 from chalicelib.engine.sweep import sweep
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
@@ -87,7 +88,7 @@ def _due(shard: int, horizon: int) -> list[JobModel]:
     return list(JobModel.due.query(shard, JobModel.nextRunAt < horizon))
 
 
-def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int] | None:
+def _claim(item: Plan, now: int) -> tuple[list[RunMessage], int] | None:
     """Step 1 for every slot of a job: the messages to send and how many are re-sends; None when the store
     refused a claim (throttled past its retries): the job keeps its nextRunAt and the next tick tries again."""
     try:
@@ -97,7 +98,7 @@ def _claim(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int] | N
         return None
 
 
-def _claim_slots(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], int]:
+def _claim_slots(item: Plan, now: int) -> tuple[list[RunMessage], int]:
     messages, resent = [], 0
     job = item.job
     for index, slot in enumerate(item.slots):
@@ -113,7 +114,7 @@ def _claim_slots(item: Plan, now: int) -> tuple[list[tuple[RunMessage, int]], in
         keys = {"jobId": int(job.id), "executionId": int(execution.id), "applicationId": int(job.applicationId)}
         log.debug("dispatching", extra={**keys, "slot": slot})
         message = RunMessage(int(job.id), slot, "schedule", int(execution.id), dispatched_at=now)
-        messages.append((message, delay_for(slot, now)))
+        messages.append(message)
     return messages, resent
 
 
@@ -133,7 +134,7 @@ def _dispatch(plans: list[Plan], now: int, pool: ThreadPoolExecutor, report: Tic
     report.claim_failures += len(plans) - len(claimed)
     outgoing = [message for _, (messages, _) in claimed for message in messages]
     report.resent += sum(resent for _, (_, resent) in claimed)
-    failed = {(m.job_id, m.slot) for m in send(outgoing)}
+    failed = {(m.job_id, m.slot) for m in send_for_slots(outgoing)}
     report.failed_sends += len(failed)
     report.dispatched += len(outgoing) - len(failed)
     ready = [item for item, _ in claimed if not any((int(item.job.id), s) in failed for s in item.slots)]

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ log = logging.getLogger("scheduler.local")
 ROOT = Path(__file__).resolve().parents[2]
 STACK_PREFIX = "scheduler-dev"  # the dev stage's names (.chalice/config.json)
 POLLERS = 4
+BATCHES = 32  # invoker batches running at once, as Lambda runs many invocations side by side
 POLL_INTERVAL = 0.1
 TICK_SECOND = 30
 
@@ -54,6 +56,8 @@ class Stack:
         self.threads: list[threading.Thread] = []
         self.moto: Any = None
         self.api: Any = None
+        self.workers = ThreadPoolExecutor(max_workers=BATCHES, thread_name_prefix="invoker")
+        self.free = threading.BoundedSemaphore(BATCHES)
 
     # -- embedded AWS and resources --
 
@@ -116,22 +120,34 @@ class Stack:
             log.exception("tick failed")
 
     def _poll_forever(self) -> None:
+        """Receive batches and hand each to an invoker worker without waiting for it: a batch holds its worker
+        until its runs' slots arrive (up to a second), and Lambda would run the next batch meanwhile."""
         from app import invoke
         from chalicelib.engine import queue
 
         sqs, url = queue.client(), queue.queue_url()
         while not self.stop.is_set():
+            if not self.free.acquire(timeout=1):
+                continue
             try:
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                                AttributeNames=["All"]).get("Messages", [])  # fmt: skip
             except Exception:
+                self.free.release()
                 log.exception("receive failed")
                 self.stop.wait(1)
                 continue
             if not messages:
+                self.free.release()
                 self.stop.wait(POLL_INTERVAL)
                 continue
+            self.workers.submit(self._deliver_and_free, invoke, messages, url)
+
+    def _deliver_and_free(self, invoke: Any, messages: list[dict[str, Any]], url: str) -> None:
+        try:
             self._deliver(invoke, messages, url)
+        finally:
+            self.free.release()
 
     def _deliver(self, invoke: Any, messages: list[dict[str, Any]], url: str) -> None:
         """What Lambda's event source mapping does: call the handler, delete the batch when it returns."""
@@ -168,6 +184,7 @@ class Stack:
             self.api.server.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
+        self.workers.shutdown(wait=True, cancel_futures=True)
         if self.moto is not None:
             self.moto.stop()
 

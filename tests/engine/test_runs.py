@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -303,6 +304,28 @@ def test_runs_start_on_the_slot_second(api, engine, target, app_id):
     execution = engine.executions(job["id"])[0]
     assert 0 <= int(execution.startedAt) - slot < 500
     assert to_ms(datetime.now(UTC)) >= slot
+
+
+def test_a_slow_tick_still_hands_each_run_over_by_its_slot(api, engine, target, app_id, monkeypatch):
+    """Delays are counted when each batch is sent, not when the tick started: a tick that spends seconds on
+    its claims (thousands of due jobs) must not deliver its runs late by that long."""
+    from chalicelib.store import executions as execution_store
+
+    job = make(api, app_id, target)
+    slot = engine.make_due(job["id"], in_ms=3_000)
+    claim = execution_store.create_pending
+
+    def slow_claim(*args, **kwargs):
+        time.sleep(1.6)
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(execution_store, "create_pending", slow_claim)
+    engine.tick(now_ms())
+    records = []
+    while not records and now_ms() < slot + 3_000:
+        records = engine.receive(wait=1)
+    arrived = now_ms()
+    assert records and arrived <= slot + 300, arrived - slot  # counted from the tick's start it would be ~1.6 s late
 
 
 def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once(api, engine, target, app_id):
