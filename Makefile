@@ -11,7 +11,7 @@ MOTO_PORT ?= 4566
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt check bench openapi bootstrap package deploy install clean
+.PHONY: run test test-fast lint fmt check bench browser screenshots openapi bootstrap package deploy install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
@@ -26,9 +26,23 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
-## test: the whole suite (unit, API, engine, end-to-end through the local stack)
-test: $(STAMP)
+## test: the whole suite (unit, API, engine, end-to-end through the local stack, Admin UI in Chromium)
+test: $(STAMP) browser
 	$(PY) -m pytest -n 2
+
+## browser: Debian's Chromium for the browser tests; installed with apt-get when missing (as root, as in CI)
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
+		fi; }
+
+## screenshots: the Admin UI pictures in docs/ (the browser tests, saving a screenshot of each main page)
+screenshots: $(STAMP) browser
+	SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
 
 ## test-fast: the suite without the slow end-to-end tests
 test-fast: $(STAMP)
