@@ -43,6 +43,7 @@ class Settings:
     tick_lookahead_seconds: int = 90
     validate_responses: bool = False
     execution_events: frozenset[str] = EXECUTION_EVENT_KINDS
+    tick_fanout: bool = False  # one queue message per due shard; the invoker function dispatches them
     local_dev: bool = False  # `make run`: plain-http session cookies (no Secure flag)
 
     @property
@@ -79,6 +80,7 @@ def get_settings() -> Settings:
         validate_responses=env("VALIDATE_RESPONSES", "") == "1",
         execution_events=_execution_events(env("EXECUTION_EVENTS")),
         local_dev=env("LOCAL_DEV", "") == "1",
+        tick_fanout=env("TICK_FANOUT", "") == "1",
     )
 
 

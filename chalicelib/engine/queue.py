@@ -46,6 +46,28 @@ class RunMessage:
         )
 
 
+@dataclass(frozen=True)
+class ShardMessage:
+    """One due-index shard of a fanned-out tick (TICK_FANOUT), for the invoker function to dispatch."""
+
+    shard: int
+    at: int
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "kind": "tick-shard", "shard": self.shard, "at": self.at})
+
+
+def decode(body: str) -> RunMessage | ShardMessage:
+    """A message of the invoker queue: a run, or a shard of a fanned-out tick."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("kind") == "tick-shard":
+        return ShardMessage(int(data["shard"]), int(data["at"]))
+    return RunMessage.decode(body)
+
+
+Message = RunMessage | ShardMessage
+
+
 @lru_cache(maxsize=1)
 def client() -> Any:
     settings = get_settings()
@@ -72,9 +94,9 @@ def delay_for(slot_ms: int, now_ms: int) -> int:
     return max(0, min(MAX_DELAY_SECONDS, (slot_ms - now_ms) // 1000))
 
 
-def send(messages: list[tuple[RunMessage, int]]) -> list[RunMessage]:
+def send(messages: list[tuple[Message, int]]) -> list[Message]:
     """Send (message, delay seconds) pairs in batches of 10; returns the messages that failed."""
-    failed: list[RunMessage] = []
+    failed: list[Message] = []
     for start in range(0, len(messages), BATCH):
         failed.extend(_send_batch(messages[start : start + BATCH]))
     return failed
@@ -92,7 +114,7 @@ def send_for_slots(messages: list[RunMessage]) -> list[RunMessage]:
     return failed
 
 
-def _send_batch(chunk: list[tuple[RunMessage, int]]) -> list[RunMessage]:
+def _send_batch(chunk: list[tuple[Message, int]]) -> list[Message]:
     """One SendMessageBatch of up to 10; returns the messages that failed."""
     entries = [
         {"Id": str(index), "MessageBody": message.encode(), "DelaySeconds": delay}

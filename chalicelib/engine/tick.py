@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.engine import cron
-from chalicelib.engine.queue import RunMessage, send_for_slots
+from chalicelib.engine.queue import RunMessage, ShardMessage, send, send_for_slots
 from chalicelib.engine.sweep import sweep
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
@@ -31,6 +31,7 @@ MISFIRE_GRACE_MS = 60_000
 BACKLOG_AFTER_MS = 60_000  # a run still in flight a minute after its slot is late
 MAX_SLOTS_PER_JOB = 120
 WORKERS = 16
+STALE_SHARD_MS = 60_000  # a fanned-out shard message older than this is left to the next tick
 
 
 @dataclass
@@ -52,6 +53,7 @@ class TickReport:
     resent: int = 0
     failed_sends: int = 0
     claim_failures: int = 0
+    shard_messages: int = 0
     advanced: int = 0
     backlog: int = 0
     redispatched: int = 0
@@ -145,35 +147,75 @@ def _horizon(now: int) -> int:
     return now + get_settings().tick_lookahead_seconds * 1000
 
 
+def _dispatch_shards(shards: list[int], now: int, report: TickReport) -> None:
+    """Query these due-index shards and dispatch what is due, with the tick's thread pool."""
+    horizon = _horizon(now)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        found = pool.map(lambda shard: _due(shard, horizon), shards)
+        plans = [plan(job, now, horizon) for jobs in found for job in jobs]
+        report.due_jobs += len(plans)
+        _dispatch(plans, now, pool, report)
+
+
+def _fan_out(now: int, report: TickReport) -> None:
+    """TICK_FANOUT: one message per due-index shard on the invoker queue, so the invoker function's
+    concurrency does the dispatching and no single tick has to claim every due run in its minute."""
+    messages = [(ShardMessage(shard, now), 0) for shard in range(get_settings().due_shards)]
+    failed = {message.shard for message in send(messages)}
+    report.shard_messages = len(messages) - len(failed)
+    if failed:  # those shards are dispatched here, late rather than not at all
+        _dispatch_shards(sorted(failed), now, report)
+
+
 @tracer.capture_method(capture_response=False)
 def tick(now: int | None = None) -> TickReport:
     """One pass of the engine; safe to run concurrently with itself or to retry."""
     started = time.monotonic()
     now = now if now is not None else clock_now_ms()
-    horizon = _horizon(now)
     report = TickReport(at=now)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        shards = pool.map(lambda shard: _due(shard, horizon), range(get_settings().due_shards))
-        plans = [plan(job, now, horizon) for jobs in shards for job in jobs]
-        report.due_jobs = len(plans)
-        _dispatch(plans, now, pool, report)
+    if get_settings().tick_fanout:
+        _fan_out(now, report)
+    else:
+        _dispatch_shards(list(range(get_settings().due_shards)), now, report)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     report.backlog = execution_store.count_overdue(now - BACKLOG_AFTER_MS)
     swept = sweep(now)
     report.redispatched, report.lost = swept.redispatched, swept.lost
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)
-    figures = {"dueJobs": report.due_jobs, "dispatched": report.dispatched, "resent": report.resent}
-    log.info("tick", extra={"tickAt": now, **figures, "sendFailures": report.failed_sends,
-                            "claimFailures": report.claim_failures, "durationMs": report.duration_ms})  # fmt: skip
-    milliseconds("TickDuration", report.duration_ms)
-    count("Dispatched", report.dispatched)
-    count("SendFailures", report.failed_sends)
-    count("ClaimFailures", report.claim_failures)
+    _observe(report, now, shard=None)
     count("Backlog", report.backlog)
     count("Redispatched", report.redispatched)
     count("LostRuns", report.lost)
     flush()
     return report
+
+
+@tracer.capture_method(capture_response=False)
+def tick_shard(message: ShardMessage) -> TickReport:
+    """One shard of a fanned-out tick, run by the invoker function. Dispatches as of now (the message may
+    have waited in the queue); a message older than the lookahead's margin is dropped, since the next
+    tick covers its shard. The claims make a duplicate delivery harmless."""
+    started = time.monotonic()
+    now = clock_now_ms()
+    report = TickReport(at=now)
+    if now - message.at > STALE_SHARD_MS:
+        log.warning("stale tick shard dropped", extra={"shard": message.shard, "ageMs": now - message.at})
+        return report
+    _dispatch_shards([message.shard], now, report)
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    _observe(report, now, shard=message.shard)
+    return report
+
+
+def _observe(report: TickReport, now: int, shard: int | None) -> None:
+    figures = {"dueJobs": report.due_jobs, "dispatched": report.dispatched, "resent": report.resent,
+               "shardMessages": report.shard_messages, "sendFailures": report.failed_sends,
+               "claimFailures": report.claim_failures, "durationMs": report.duration_ms}  # fmt: skip
+    log.info("tick" if shard is None else "tick shard", extra={"tickAt": now, "shard": shard, **figures})
+    milliseconds("TickDuration" if shard is None else "TickShardDuration", report.duration_ms)
+    count("Dispatched", report.dispatched)
+    count("SendFailures", report.failed_sends)
+    count("ClaimFailures", report.claim_failures)
 
 
 def dispatch_soon(job: JobModel) -> int:

@@ -19,7 +19,8 @@ from chalicelib import events
 from chalicelib.clock import iso, now_ms
 from chalicelib.contracts.models import RetryPolicy
 from chalicelib.engine import cron
-from chalicelib.engine.queue import RunMessage, delay_for, send
+from chalicelib.engine.queue import RunMessage, ShardMessage, decode, delay_for, send
+from chalicelib.engine.tick import tick_shard
 from chalicelib.invoker import guard, http, params
 from chalicelib.masking import mask_task_config
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
@@ -277,12 +278,15 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool
     if int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)) > 1:
         count("Redeliveries")  # SQS redelivered this message after a failed or lost invoker batch
     try:
-        message = RunMessage.decode(record["body"])
+        message = decode(record["body"])
     except (ValueError, KeyError, TypeError):
         log.exception("undecodable message", extra={"messageId": record.get("messageId")})
         return False
     try:
-        run_message(message, resolver)
+        if isinstance(message, ShardMessage):
+            tick_shard(message)
+        else:
+            run_message(message, resolver)
     except Exception:  # noqa: BLE001 - logged with the run's keys; one failure must not rerun the batch
         return False
     return True
