@@ -43,6 +43,7 @@ class Settings:
     tick_lookahead_seconds: int = 90
     validate_responses: bool = False
     execution_events: frozenset[str] = EXECUTION_EVENT_KINDS
+    app_index_shards: int = 1  # keys per application in the executions' by-application index (fixed)
     tick_fanout: bool = False  # one queue message per due shard; the invoker function dispatches them
     local_dev: bool = False  # `make run`: plain-http session cookies (no Secure flag)
 
@@ -81,6 +82,7 @@ def get_settings() -> Settings:
         execution_events=_execution_events(env("EXECUTION_EVENTS")),
         local_dev=env("LOCAL_DEV", "") == "1",
         tick_fanout=env("TICK_FANOUT", "") == "1",
+        app_index_shards=min(100, max(1, _int("APP_INDEX_SHARDS", 1))),
     )
 
 

@@ -22,6 +22,15 @@ FINAL = (SUCCEEDED, FAILED)
 FAR_FUTURE_MS = 10 * 365 * 86_400_000
 
 
+def app_shard(application_id: int, execution_id_: int) -> int:
+    """The by-application index key of an execution: its application, and a shard chosen by its id."""
+    return application_id * 1000 + execution_id_ % get_settings().app_index_shards
+
+
+def _app_shards(application_id: int) -> list[int]:
+    return [application_id * 1000 + shard for shard in range(get_settings().app_index_shards)]
+
+
 def _expires_at(now_ms: int) -> int:
     return now_ms // 1000 + get_settings().execution_retention_days * 86_400
 
@@ -42,6 +51,7 @@ def create_pending(
         slot,
         id=new_id,
         applicationId=application_id,
+        appShard=app_shard(application_id, new_id),
         status=PENDING,
         trigger=trigger,
         attempt=0,
@@ -72,7 +82,8 @@ def get_by_id(execution_id_: int, application_ids: list[int]) -> ExecutionModel 
     """Through the by-application index, one key lookup per application the caller may see (an index of
     its own would cost a write unit on every run)."""
     for app_id in application_ids:
-        for key in ExecutionModel.by_application.query(app_id, ExecutionModel.id == execution_id_, limit=1):
+        key_of = app_shard(app_id, execution_id_)
+        for key in ExecutionModel.by_application.query(key_of, ExecutionModel.id == execution_id_, limit=1):
             return get(int(key.jobId), int(key.slot))
     return None
 
@@ -211,10 +222,10 @@ def list_recent(
     cursor = before_id
     for _ in range(20):
         keys: list[tuple[int, int, int]] = []
-        for app_id in application_ids:
+        for shard_key in (key for app_id in application_ids for key in _app_shards(app_id)):
             condition = ExecutionModel.id < cursor if cursor else None
             for key in ExecutionModel.by_application.query(
-                app_id, condition, scan_index_forward=False, limit=limit + 1
+                shard_key, condition, scan_index_forward=False, limit=limit + 1
             ):
                 keys.append((int(key.id), int(key.jobId), int(key.slot)))
         keys.sort(reverse=True)

@@ -92,7 +92,7 @@ class ExecutionsByApplication(GlobalSecondaryIndex["ExecutionModel"]):
         index_name = "by-application"
         projection = KeysOnlyProjection()
 
-    applicationId = NumberAttribute(hash_key=True)
+    appShard = NumberAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
 
 
@@ -113,6 +113,7 @@ class ExecutionModel(Model):
     slot = NumberAttribute(range_key=True)
     id = NumberAttribute()
     applicationId = NumberAttribute()
+    appShard = NumberAttribute()  # applicationId * 1000 + id % APP_INDEX_SHARDS: the by-application index key
     status = UnicodeAttribute()
     trigger = UnicodeAttribute()
     attempt = NumberAttribute(default=0)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app import app as chalice_app
+from chalicelib.store.models import ExecutionModel
 from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
 
 JOBS = "/_/scheduler/jobs"
@@ -151,3 +152,18 @@ def test_recent_executions_of_one_job_page_by_cursor(api, engine, target, job):
         ids.append(api.post(f"{JOBS}/{job['id']}/trigger").json["id"])
         time.sleep(0.003)
     assert [e["id"] for e in api.pages(f"{EXECUTIONS}?jobId={job['id']}&limit=2")] == list(reversed(ids))
+
+
+def test_a_sharded_application_index_lists_and_finds_every_run(api, engine, target, settings_env):
+    """APP_INDEX_SHARDS spreads one application's runs over several index keys (a busy application is not
+    held to one partition's write rate); lists stay newest first and every id is still found."""
+    settings_env.setenv("APP_INDEX_SHARDS", "4")
+    app_id = api.make_app()["id"]
+    job = api.make_job(app_id, taskConfig={"endpoint": target.base, "path": "/ok"})
+    ids = [api.post(f"/_/scheduler/jobs/{job['id']}/trigger").json["id"] for _ in range(9)]
+    shards = {int(item.appShard) for item in ExecutionModel.query(job["id"])}
+    assert len(shards) > 1 and all(shard // 1000 == app_id for shard in shards)
+    listed = [run["id"] for run in api.pages("/_/scheduler/executions?limit=4")]
+    assert listed == sorted(ids, reverse=True)
+    for execution_id in ids:
+        assert api.get(f"/_/scheduler/executions/{execution_id}").json["id"] == execution_id

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.local.infra import load_template
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "infra"))
@@ -73,6 +74,11 @@ def test_chalice_package_has_the_tick_the_invoker_source_and_no_wildcards(stage,
     assert len(sqs) == 1 and sqs[0]["Properties"]["BatchSize"] == 10
     assert sqs[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert "scheduler-" + stage + "-invoker" in json.dumps(sqs[0]["Properties"]["Queue"])
+    functions = [res["Properties"] for res in resources.values() if res["Type"] == "AWS::Serverless::Function"]
+    invoker = next(props for props in functions if "SQS" in json.dumps(props.get("Events", {})))
+    visibility = load_template()["Resources"]["InvokerQueue"]["Properties"]["VisibilityTimeout"]
+    assert invoker["Timeout"] == 900 < visibility  # a run may take its job's 900 s timeout; SQS must not redeliver
+    assert invoker["MemorySize"] == 512
     policies = [p for res in resources.values() if res["Type"] == "AWS::IAM::Role"
                 for p in res["Properties"].get("Policies", [])]  # fmt: skip
     assert policies, "the role carries the stage policy"
