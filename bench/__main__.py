@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -18,6 +19,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks.md"
+FIGURES = ROOT / "docs" / "benchmarks.json"
 
 
 def machine() -> str:
@@ -37,7 +39,11 @@ def per(phase: Any, key: str, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--render", action="store_true")
     args = parser.parse_args()
+    if args.render:
+        OUT.write_text(render(json.loads(FIGURES.read_text())))
+        return
     quick = args.quick
     stored_steps = [1_000, 2_000, 5_000] if quick else [1_000, 10_000, 100_000]
     big_due = 500 if quick else 10_000
@@ -133,12 +139,13 @@ def main() -> None:
     if quick:
         print(text)
     else:
+        FIGURES.write_text(json.dumps(out, indent=1) + "\n")
         OUT.write_text(text)
         print(f"written {OUT}", file=sys.stderr)
 
 
 def render(out: dict[str, Any]) -> str:
-    from bench.cost import PerRun, per_million
+    from bench.cost import PerRun, lambda_gb_seconds, per_million
 
     tick, inv = out["tick"], out["invoker"]
     dispatched = max(1, tick["dispatched"])
@@ -147,14 +154,18 @@ def render(out: dict[str, Any]) -> str:
     inv_rru = sum(v for k, v in inv["units"].items() if k.startswith("RRU"))
     sends = tick_requests.get("sqs.SendMessageBatch", 0)
     batch = 10
+    cpu = {name: v["cpu"] / max(1, v["runs"]) for name, v in out["cpu"].items()}
+    gb_seconds = lambda_gb_seconds(cpu["invoker"] + cpu["tick"], wait_seconds=0.5, memory_gb=0.5, runs_per_batch=batch)
     run = PerRun(
         wru=out["tickUnits"]["wru"] + inv_wru,
         rru=out["tickUnits"]["rru"] + inv_rru,
         sqs_requests=sends + 2 / batch,  # + Lambda's receive and delete, one each per batch of 10
         lambda_invocations=1 / batch,
-        lambda_seconds=(0.5 + inv["median"]) / batch,  # runs of a batch run side by side; 0.5 s = mean wait
+        lambda_gb_seconds=gb_seconds,
         events=inv["requests"].get("events.PutEvents", 0),
     )
+    lean = PerRun(**{**run.__dict__, "wru": 3.2, "events": 0})
+    lean_od, lean_pr = (per_million(lean, provisioned=p, with_events=False) for p in (False, True))
     rows = {
         "on-demand, events on": per_million(run, provisioned=False, with_events=True),
         "on-demand, events off": per_million(run, provisioned=False, with_events=False),
@@ -243,7 +254,7 @@ def render(out: dict[str, Any]) -> str:
         "",
         f"Per run, counted: **{run.wru:.1f} write units** (tick {out['tickUnits']['wru']:.1f}, invoker "
         f"{inv_wru:.1f}), {run.rru:.2f} read units, {run.sqs_requests:.2f} SQS requests, {run.events:.0f} "
-        f"EventBridge events; Lambda {run.lambda_seconds * 1000:.0f} ms at 128 MB per run.",
+        f"EventBridge events; Lambda {run.lambda_gb_seconds:.4f} GB-s per run.",
         "",
         "Write units by table (tick side, per run): "
         + ", ".join(
@@ -259,9 +270,11 @@ def render(out: dict[str, Any]) -> str:
         )
         + ".",
         "",
-        "Assumptions: us-east-1 list prices (`bench/cost.py`); Lambda x86 at 128 MB, billed for the mean 0.5 s",
-        "floor-second wait plus the measured run, shared by the 10 runs of a full batch; SQS receive and delete",
-        "one request each per batch of 10; provisioned capacity bought at 70 % utilisation.",
+        "Assumptions: us-east-1 list prices (`bench/cost.py`). Lambda x86: the measured CPU of the tick and the",
+        "invoker per run (section 1) billed at 1.769 GB-s per CPU-second (CPU share grows with memory, so this",
+        "part does not depend on the memory size), plus the mean 0.5 s floor-second wait at the invoker's 512 MB",
+        "shared by the 10 runs of a full batch; the target's own answer time is not included. SQS receive and",
+        "delete one request each per batch of 10. Provisioned capacity bought at 70 % utilisation.",
         "",
         "| $ per million runs | DynamoDB | SQS | Lambda | EventBridge | **total** | target |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -273,7 +286,28 @@ def render(out: dict[str, Any]) -> str:
     lines += [
         "",
         "Anchors: EventBridge Scheduler $1.00/M for scheduling alone; EventBridge Scheduler → Lambda → history",
-        "in DynamoDB about $2.5-3/M; QStash $10/M.",
+        "in DynamoDB about $2.5-3/M; QStash $10/M. Not in the table: CloudWatch Logs ingestion ($0.50/GB; one",
+        "JSON line per run, ~600 bytes, is ~$0.30/M) and X-Ray traces if sampled.",
+        "",
+        "### Why the targets are missed, and what would meet them",
+        "",
+        f"DynamoDB is most of the bill: {run.wru:.1f} write units at $0.625 per million each. The current design",
+        "writes, per run: the execution's claim, start and finish (3), its application-index entry (1), its",
+        "in-flight-index entry and removal (2), and the job's advance with its due-index entry moving (3). Meeting",
+        "$2.50/M on-demand with Lambda and SQS included leaves room for about 3.2 write units. A design that fits",
+        "(not built: it changes documented behaviour, so it is a product decision):",
+        "",
+        "1. Claim a job's slots for the whole SQS delay window (up to 15 minutes) in one conditional advance, so",
+        "   the job write and its index move are shared by up to 15 runs of a per-minute job (3 → ~0.2).",
+        "2. No pending record: the invoker's start is the conditional put that claims the run (a duplicate",
+        "   delivery is still dropped), and a dead invoker is found by SQS redelivering its message rather than",
+        "   by the in-flight index (-3; pending runs would no longer be listed before they start).",
+        "3. Start, finish and one index entry remain: ~3.2 write units. With everything else as measured here,",
+        f"   that is ${lean_od['total']:.2f}/M on-demand and ${lean_pr['total']:.2f}/M provisioned with events off;",
+        f"   much of the rest is Lambda (${lean_od['Lambda']:.2f}/M: the floor-second wait at 512 MB and the CPU),",
+        "   which a smaller invoker memory would trim.",
+        "",
+        "Run events cost $1 per million each on top; `EXECUTION_EVENTS` lets a deployment keep only failures.",
         "",
     ]
     return "\n".join(lines)

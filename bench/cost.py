@@ -18,7 +18,7 @@ PRICES = {
     "event": 1.00 / 1e6,  # EventBridge custom event
 }
 PROVISIONED_UTILISATION = 0.7  # auto scaling's default target: capacity bought = use / 0.7
-LAMBDA_GB = 0.128  # Chalice's default memory size, which .chalice/config.json keeps
+GB_PER_VCPU = 1.769  # Lambda gives a function one full vCPU at 1,769 MB, and CPU in proportion to memory
 
 
 @dataclass
@@ -27,7 +27,7 @@ class PerRun:
     rru: float
     sqs_requests: float
     lambda_invocations: float
-    lambda_seconds: float
+    lambda_gb_seconds: float
     events: float
 
 
@@ -37,7 +37,7 @@ def per_million(run: PerRun, provisioned: bool, with_events: bool) -> dict[str, 
         dynamodb = (run.wru * p["wcu_hour"] + run.rru * p["rcu_hour"]) / 3600 / PROVISIONED_UTILISATION
     else:
         dynamodb = run.wru * p["wru_on_demand"] + run.rru * p["rru_on_demand"]
-    lambda_cost = run.lambda_invocations * p["lambda_request"] + run.lambda_seconds * LAMBDA_GB * p["lambda_gb_second"]
+    lambda_cost = run.lambda_invocations * p["lambda_request"] + run.lambda_gb_seconds * p["lambda_gb_second"]
     lines = {
         "DynamoDB": dynamodb * 1e6,
         "SQS": run.sqs_requests * p["sqs_request"] * 1e6,
@@ -46,3 +46,9 @@ def per_million(run: PerRun, provisioned: bool, with_events: bool) -> dict[str, 
     }
     lines["total"] = sum(lines.values())
     return lines
+
+
+def lambda_gb_seconds(cpu_seconds: float, wait_seconds: float, memory_gb: float, runs_per_batch: int) -> float:
+    """GB-seconds one run bills: its CPU costs the same at any memory size (CPU share grows with memory),
+    and its waiting (the floor-second wait, the target's answer) is shared by the runs of a batch."""
+    return cpu_seconds * GB_PER_VCPU + wait_seconds * memory_gb / runs_per_batch
