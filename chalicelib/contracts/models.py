@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.engine import cron
 
@@ -150,6 +150,20 @@ class RetryPolicy(Strict):
 JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
+def _zone(value: str) -> str:
+    cron.zone(value)
+    return value
+
+
+def _cron(value: str) -> str:
+    cron.validate(value)
+    return " ".join(value.split())
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
+CronPattern = Annotated[str, Field(max_length=256), AfterValidator(_cron)]
+
+
 class JobSpec(Strict):
     """The fields a client writes; the merged result of a PUT is validated as one of these.
 
@@ -161,10 +175,10 @@ class JobSpec(Strict):
     description: Annotated[str | None, Field(max_length=2000)] = None
     enabled: bool = True
     pattern: Annotated[
-        str | None, Field(max_length=256, description="5-field cron (or 6 with leading seconds), read in `timezone`.")
+        CronPattern | None, Field(description="5-field cron (or 6 with leading seconds), read in `timezone`.")
     ] = None
     runAt: AwareDatetime | None = Field(default=None, description="One-off run at this instant (ISO-8601).")
-    timezone: Annotated[str, Field(max_length=64, description="IANA zone, default UTC")] = "UTC"
+    timezone: Annotated[TimeZone, Field(description="IANA zone, default UTC")] = "UTC"
     taskType: Literal["HttpInvokerTask"] = "HttpInvokerTask"
     taskConfig: TaskConfig
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -175,20 +189,6 @@ class JobSpec(Strict):
     concurrencyPolicy: Literal["allow", "forbid"] = Field(
         default="allow", description="forbid: a slot whose previous run is still pending or running is skipped."
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        cron.zone(value)
-        return value
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            cron.validate(value)
-            return " ".join(value.split())
-        return value
 
 
 class JobCreate(JobSpec):
@@ -356,21 +356,9 @@ class Stats(Strict):
 
 
 class CronPreviewRequest(Strict):
-    pattern: Annotated[str, Field(max_length=256, description="5-field cron, or 6 with a leading seconds field.")]
-    timezone: Annotated[str, Field(max_length=64, description="IANA zone the pattern is read in.")] = "UTC"
+    pattern: Annotated[CronPattern, Field(description="5-field cron, or 6 with a leading seconds field.")]
+    timezone: Annotated[TimeZone, Field(description="IANA zone the pattern is read in.")] = "UTC"
     count: Annotated[int, Field(ge=1, le=20, description="How many next runs to list.")] = 5
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        cron.zone(value)
-        return value
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern(cls, value: str) -> str:
-        cron.validate(value)
-        return " ".join(value.split())
 
 
 class CronPreview(BaseModel):
