@@ -34,20 +34,25 @@ class Caller:
         return self.is_admin or application_name in self.apps
 
 
-def token_from(headers: Mapping[str, str]) -> str | None:
-    header = headers.get("authorization") or ""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    scheme, _, value = (headers.get("authorization") or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def session_cookie(headers: Mapping[str, str]) -> str | None:
+    """The `session` cookie's value, if the request carries one."""
     cookie_header = headers.get("cookie")
-    if cookie_header:
-        try:
-            morsel = SimpleCookie(cookie_header).get("session")
-        except CookieError:
-            return None
-        if morsel is not None and morsel.value:
-            return morsel.value
-    return None
+    if not cookie_header:
+        return None
+    try:
+        morsel = SimpleCookie(cookie_header).get("session")
+    except CookieError:
+        return None
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+def token_from(headers: Mapping[str, str]) -> str | None:
+    return bearer_token(headers) or session_cookie(headers)
 
 
 @lru_cache(maxsize=4)

@@ -115,11 +115,11 @@ def _same_origin(request: Request) -> None:
     one must come from this origin: a matching `Origin`, or (from a client that sends none) no session
     cookie or the header the Admin UI always sends. A cross-site form post carries a foreign Origin: 403."""
     headers = request.headers
-    if request.method in SAFE_METHODS or (headers.get("authorization") or "").lower().startswith("bearer "):
+    if request.method in SAFE_METHODS or auth.bearer_token(headers):
         return
     origin = headers.get("origin")
     if origin is None:
-        if "session=" not in (headers.get("cookie") or "") or headers.get(UI_HEADER[0]) == UI_HEADER[1]:
+        if auth.session_cookie(headers) is None or headers.get(UI_HEADER[0]) == UI_HEADER[1]:
             return
         raise Forbidden(f"a write with the session cookie needs the Origin header or {UI_HEADER[0]}: {UI_HEADER[1]}")
     host = headers.get("host", "")
