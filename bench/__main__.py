@@ -166,6 +166,9 @@ def render(out: dict[str, Any]) -> str:
     )
     lean = PerRun(**{**run.__dict__, "wru": 3.2, "events": 0})
     lean_od, lean_pr = (per_million(lean, provisioned=p, with_events=False) for p in (False, True))
+    small = lambda_gb_seconds(cpu["invoker"] + cpu["tick"], wait_seconds=0.5, memory_gb=0.128, runs_per_batch=batch)
+    leaner = PerRun(**{**lean.__dict__, "lambda_gb_seconds": small})
+    leaner_od, leaner_pr = (per_million(leaner, provisioned=p, with_events=False, arm=True) for p in (False, True))
     rows = {
         "on-demand, events on": per_million(run, provisioned=False, with_events=True),
         "on-demand, events off": per_million(run, provisioned=False, with_events=False),
@@ -289,13 +292,13 @@ def render(out: dict[str, Any]) -> str:
         "in DynamoDB about $2.5-3/M; QStash $10/M. Not in the table: CloudWatch Logs ingestion ($0.50/GB; one",
         "JSON line per run, ~600 bytes, is ~$0.30/M) and X-Ray traces if sampled.",
         "",
-        "### Why the targets are missed, and what would meet them",
+        "### Why the targets are missed, and what it would take",
         "",
         f"DynamoDB is most of the bill: {run.wru:.1f} write units at $0.625 per million each. The current design",
         "writes, per run: the execution's claim, start and finish (3), its application-index entry (1), its",
         "in-flight-index entry and removal (2), and the job's advance with its due-index entry moving (3). Meeting",
-        "$2.50/M on-demand with Lambda and SQS included leaves room for about 3.2 write units. A design that fits",
-        "(not built: it changes documented behaviour, so it is a product decision):",
+        "$2.50/M on-demand with Lambda and SQS included leaves room for about 3 write units. A leaner design",
+        "(not built: it changes behaviour that issue 6 itself specifies, so it is a product decision):",
         "",
         "1. Claim a job's slots for the whole SQS delay window (up to 15 minutes) in one conditional advance, so",
         "   the job write and its index move are shared by up to 15 runs of a per-minute job (3 → ~0.2).",
@@ -303,9 +306,15 @@ def render(out: dict[str, Any]) -> str:
         "   delivery is still dropped), and a dead invoker is found by SQS redelivering its message rather than",
         "   by the in-flight index (-3; pending runs would no longer be listed before they start).",
         "3. Start, finish and one index entry remain: ~3.2 write units. With everything else as measured here,",
-        f"   that is ${lean_od['total']:.2f}/M on-demand and ${lean_pr['total']:.2f}/M provisioned with events off;",
-        f"   much of the rest is Lambda (${lean_od['Lambda']:.2f}/M: the floor-second wait at 512 MB and the CPU),",
-        "   which a smaller invoker memory would trim.",
+        f"   that is ${lean_od['total']:.2f}/M on-demand and ${lean_pr['total']:.2f}/M provisioned with events off.",
+        f"4. Lambda is then the next lever (${lean_od['Lambda']:.2f}/M: the CPU, and the floor-second wait at",
+        "   512 MB). An invoker at 128 MB on arm64 would bring the totals to",
+        f"   ${leaner_od['total']:.2f}/M on-demand and ${leaner_pr['total']:.2f}/M provisioned.",
+        "",
+        f"So even with that redesign and the run events off, the on-demand target is "
+        f"{'met' if leaner_od['total'] <= 2.5 else 'missed by a little'}, and the provisioned one is "
+        f"{'met' if leaner_pr['total'] <= 1.0 else 'out of reach'} with a DynamoDB history written",
+        "per run at today's prices: about 3 write units alone cost ~$0.8/M provisioned before any compute.",
         "",
         "Run events cost $1 per million each on top; `EXECUTION_EVENTS` lets a deployment keep only failures.",
         "",

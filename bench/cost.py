@@ -15,6 +15,7 @@ PRICES = {
     "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB request
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": 0.0000166667,  # x86
+    "lambda_gb_second_arm": 0.0000133334,  # arm64 (Graviton)
     "event": 1.00 / 1e6,  # EventBridge custom event
 }
 PROVISIONED_UTILISATION = 0.7  # auto scaling's default target: capacity bought = use / 0.7
@@ -31,13 +32,14 @@ class PerRun:
     events: float
 
 
-def per_million(run: PerRun, provisioned: bool, with_events: bool) -> dict[str, float]:
+def per_million(run: PerRun, provisioned: bool, with_events: bool, arm: bool = False) -> dict[str, float]:
     p = PRICES
     if provisioned:  # a unit-hour buys 3,600 units a second-hour; steady load at the target utilisation
         dynamodb = (run.wru * p["wcu_hour"] + run.rru * p["rcu_hour"]) / 3600 / PROVISIONED_UTILISATION
     else:
         dynamodb = run.wru * p["wru_on_demand"] + run.rru * p["rru_on_demand"]
-    lambda_cost = run.lambda_invocations * p["lambda_request"] + run.lambda_gb_seconds * p["lambda_gb_second"]
+    gb_second = p["lambda_gb_second_arm"] if arm else p["lambda_gb_second"]
+    lambda_cost = run.lambda_invocations * p["lambda_request"] + run.lambda_gb_seconds * gb_second
     lines = {
         "DynamoDB": dynamodb * 1e6,
         "SQS": run.sqs_requests * p["sqs_request"] * 1e6,
