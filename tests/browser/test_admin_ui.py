@@ -95,7 +95,8 @@ def test_create_a_job_with_the_cron_preview_fix_errors_run_it_and_disable_it(pag
     page.click("#job-form button[type=submit]")
     page.wait_for_selector("#job-name:has-text('nightly-report')")
     assert page.locator(".title .badge").inner_text() == "scheduled"
-    assert "Demo application" in page.inner_text("dl.fields") and "Every 10 minutes" in page.inner_text("dl.fields")
+    page.wait_for_selector("#described:has-text('Every 10 minutes')")  # described by the preview API, async
+    assert "Demo application" in page.inner_text("dl.fields")
 
     page.click("#trigger")  # confirm() is accepted by the fixture
     page.wait_for_selector("#run-history tr.row-succeeded", timeout=20_000)
