@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.clock import now_ms
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def send_for_slots(messages: list[RunMessage]) -> list[RunMessage]:
     ordered = sorted(messages, key=lambda message: message.slot)
     failed: list[RunMessage] = []
     for start in range(0, len(ordered), BATCH):
-        now = int(time.time() * 1000)
+        now = now_ms()
         chunk = ordered[start : start + BATCH]
         failed.extend(_send_batch([(message, delay_for(message.slot, now)) for message in chunk]))
     return failed
