@@ -23,6 +23,9 @@ def start_aws() -> Any:
     from moto.server import ThreadedMotoServer
     from moto.sqs.models import Queue
 
+    from chalicelib.local.atomic import make_dynamodb_writes_atomic
+
+    make_dynamodb_writes_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -38,6 +38,7 @@ from moto import mock_aws
 from chalicelib import events
 from chalicelib.auth import ADMIN_ROLE, issue_dev_token
 from chalicelib.engine import queue
+from chalicelib.local.atomic import make_dynamodb_writes_atomic
 from chalicelib.local.infra import create_stack
 from chalicelib.settings import get_settings
 from chalicelib.store.models import reset_connections
@@ -54,7 +55,9 @@ def reset_caches() -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """A fresh moto account with the stack created from infra/template.yaml."""
+    """A fresh moto account with the stack created from infra/template.yaml (its DynamoDB writes atomic, as
+    DynamoDB's are: chalicelib/local/atomic.py)."""
+    make_dynamodb_writes_atomic()
     with mock_aws():
         reset_caches()
         create_stack(prefix=STACK_PREFIX)

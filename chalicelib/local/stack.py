@@ -67,6 +67,9 @@ class Stack:
                 raise SystemExit(f"MOTO_PORT {moto_port} is in use; set MOTO_PORT or AWS_ENDPOINT_URL")
             from moto.server import ThreadedMotoServer
 
+            from chalicelib.local.atomic import make_dynamodb_writes_atomic
+
+            make_dynamodb_writes_atomic()
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
             self.moto.start()
         from chalicelib.local.infra import create_stack, stack_env

@@ -9,6 +9,7 @@ concurrent ticks, and DynamoDB throttling on the execution writes.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -137,3 +138,21 @@ def test_a_claim_throttled_past_every_retry_waits_for_the_next_tick(api, engine,
         (execution,) = engine.executions(job["id"])
         assert int(execution.slot) == slots[job["id"]] and execution.status == "succeeded"
     assert len(target.requests) == 3
+
+
+def test_a_conditional_claim_is_won_by_exactly_one_of_racing_writers(aws):
+    """What DynamoDB guarantees and the engine's exactly-once rests on, checked through moto made atomic
+    (chalicelib/local/atomic.py): 8 threads race for each of 300 slots, each slot has one winner."""
+    slots = range(1_000_000, 1_000_300)
+
+    def claim_all(_worker: int) -> int:
+        return sum(execution_store.create_pending(7, 1, slot, "schedule", slot) is not None for slot in slots)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a non-atomic check-then-write shows
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            wins = sum(pool.map(claim_all, range(8)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert wins == len(slots)
