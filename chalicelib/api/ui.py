@@ -13,7 +13,7 @@ import jwt
 from chalice import Blueprint, Response
 
 from chalicelib import auth
-from chalicelib.api.routing import Call, Reply, bind
+from chalicelib.api.routing import Call, Reply, bind, error_response
 from chalicelib.clock import iso
 from chalicelib.contracts import session as contract
 from chalicelib.errors import NotFound
@@ -52,7 +52,9 @@ FILES = _load()
 
 def _asset(name: str) -> Response:
     if name not in FILES:
-        raise NotFound(f"no UI file {name[:64]}")
+        response = error_response(NotFound(f"no UI file {name[:64]}"))
+        response.headers.update(SECURITY_HEADERS)
+        return response
     body, content_type, etag = FILES[name]
     headers = {**SECURITY_HEADERS, "Content-Type": content_type, "ETag": etag}
     if bp.current_request.headers.get("if-none-match") == etag:
@@ -67,12 +69,7 @@ def index() -> Response:
 
 @bp.route("/_/scheduler/ui/assets/{name}", methods=["GET"])
 def asset(name: str) -> Response:
-    try:
-        return _asset(name)
-    except NotFound as exc:
-        return Response(
-            body=exc.body(), status_code=404, headers={**SECURITY_HEADERS, "Content-Type": "application/json"}
-        )
+    return _asset(name)
 
 
 # --- session ---------------------------------------------------------------------------------------
