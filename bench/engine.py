@@ -43,20 +43,23 @@ def job_item(job_id: int, app_id: int, next_run_at: int, base: str) -> dict[str,
     }  # fmt: skip
 
 
-def seed(job_ids: range, app_id: int, next_run_at: int, base: str) -> None:
-    """BatchWriteItem, 25 items a request, 8 threads (the API would cost a transaction per job)."""
+def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
+    """BatchWriteItem, 25 requests a call, 8 threads, unprocessed items sent again."""
     client = boto3.client("dynamodb")
-    table = get_settings().jobs_table
-    ids = list(job_ids)
-    chunks = [ids[i : i + 25] for i in range(0, len(ids), 25)]
 
-    def write(chunk: list[int]) -> None:
-        request = {table: [{"PutRequest": {"Item": job_item(j, app_id, next_run_at, base)}} for j in chunk]}
-        while request:
-            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    def write(chunk: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {table: chunk}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(write, chunks))
+        list(pool.map(write, [requests[i : i + 25] for i in range(0, len(requests), 25)]))
+
+
+def seed(job_ids: range, app_id: int, next_run_at: int, base: str) -> None:
+    """Jobs written in batches (through the API each would cost a transaction)."""
+    puts = [{"PutRequest": {"Item": job_item(j, app_id, next_run_at, base)}} for j in job_ids]
+    batch_write(get_settings().jobs_table, puts)
 
 
 def floor_tick(horizon: int) -> int:
@@ -139,18 +142,8 @@ def tick_vs_floor(meter: Meter, due: int, stored_ids: range, app_id: int, base: 
 def forget_runs(job_ids: range, slot: int) -> None:
     """Delete the phase's executions: no invoker runs here, and pending claims left in the in-flight index
     would have the next tick's lost-run sweep re-dispatch them inside its measurement."""
-    client = boto3.client("dynamodb")
-    table = get_settings().executions_table
-    ids = list(job_ids)
-
-    def delete(chunk: list[int]) -> None:
-        keys = [{"DeleteRequest": {"Key": {"jobId": {"N": str(j)}, "slot": {"N": str(slot)}}}} for j in chunk]
-        request = {table: keys}
-        while request:
-            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(delete, [ids[i : i + 25] for i in range(0, len(ids), 25)]))
+    deletes = [{"DeleteRequest": {"Key": {"jobId": {"N": str(j)}, "slot": {"N": str(slot)}}}} for j in job_ids]
+    batch_write(get_settings().executions_table, deletes)
 
 
 def invoker_vs_httpx(meter: Meter, app_id: int, base: str, runs: int) -> tuple[Phase, Phase, list[float]]:
