@@ -7,11 +7,12 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -371,3 +372,20 @@ def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
             process.wait()
         client.close()
         target.close()
+
+
+@pytest.fixture
+def bus_queue(api: Api) -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue subscribed to every scheduler event on the bus; the callable returns what arrived."""
+    sqs, eventbridge = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="event-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = get_settings().event_bus_name
+    eventbridge.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["scheduler"]}))
+    eventbridge.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return received

@@ -9,10 +9,10 @@ from chalice import Blueprint
 from chalicelib.api.routing import Call, Reply, bind, decode_cursor, page_reply
 from chalicelib.clock import to_ms
 from chalicelib.contracts import executions as contract
-from chalicelib.invoker.run import execution_to_api
 from chalicelib.services import executions as service
 from chalicelib.services import idempotency
 from chalicelib.settings import get_settings
+from chalicelib.store import executions as execution_store
 
 bp = Blueprint(__name__)
 
@@ -22,7 +22,7 @@ def trigger(call: Call) -> Reply:
     def action() -> tuple[int, Any, dict[str, str]]:
         execution = service.trigger(call.user, call.path["id"])
         location = f"{get_settings().gateway_url}/_/scheduler/executions/{execution.id}"
-        return 202, execution_to_api(execution), {"Location": location}
+        return 202, execution_store.to_api(execution), {"Location": location}
 
     key = call.header("Idempotency-Key")
     status, body, headers = idempotency.run_once(
@@ -43,16 +43,16 @@ def job_executions(call: Call) -> Reply:
         from_ms=to_ms(query.from_) if query.from_ else None,
         until_ms=to_ms(query.to) if query.to else None,
     )
-    return page_reply(call, [execution_to_api(e) for e in found], more, int(found[-1].slot) if found else None)
+    return page_reply(call, [execution_store.to_api(e) for e in found], more, int(found[-1].slot) if found else None)
 
 
 @bind(bp, contract.GET)
 def get(call: Call) -> dict[str, Any]:
-    return execution_to_api(service.get(call.user, call.path["id"]))
+    return execution_store.to_api(service.get(call.user, call.path["id"]))
 
 
 @bind(bp, contract.LIST)
 def recent(call: Call) -> Reply:
     before = decode_cursor(call.query.cursor) or None
     found, more = service.list_recent(call.user, call.query, before)
-    return page_reply(call, [execution_to_api(e) for e in found], more, int(found[-1].id) if found else None)
+    return page_reply(call, [execution_store.to_api(e) for e in found], more, int(found[-1].id) if found else None)

@@ -5,14 +5,17 @@
   Pending means no invoker has started it, so re-sending cannot make a second call.
 - running well past the job's timeout: the invoker died. It fails LOST and is not re-run, because the
   call may have happened; a slow invoker that finishes later is refused by its attempt condition.
+A run failed LOST ends like any failed run: a `failed` event, and a count in the stats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib import events
 from chalicelib.engine.queue import RunMessage, send
 from chalicelib.observability import logger as log
+from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
@@ -43,7 +46,7 @@ def _pending(item: ExecutionModel, now: int, report: SweepReport) -> None:
             if not send([(message, 0)]):
                 report.redispatched += 1
                 log.warning("lost message: run re-dispatched", extra=keys)
-    elif int(item.sweptAt) + MARGIN_MS < now and execution_store.fail_lost(item, now, "its message was lost twice"):
+    elif int(item.sweptAt) + MARGIN_MS < now and _fail_lost(item, now, "its message was lost twice"):
         report.lost += 1
         log.warning("run lost: still pending after a re-dispatch", extra=keys)
 
@@ -52,10 +55,18 @@ def _running(item: ExecutionModel, timeout_ms: int, now: int, report: SweepRepor
     started = int(item.attemptStartedAt or item.startedAt or item.slot)
     if started + timeout_ms + MARGIN_MS > now:
         return
-    if execution_store.fail_lost(item, now, "the invoker stopped during the run; it is not retried"):
+    if _fail_lost(item, now, "the invoker stopped during the run; it is not retried"):
         report.lost += 1
         log.warning("run lost: invoker died", extra={"jobId": int(item.jobId), "executionId": int(item.id),
                                                      "slot": int(item.slot)})  # fmt: skip
+
+
+def _fail_lost(item: ExecutionModel, now: int, reason: str) -> bool:
+    if not execution_store.fail_lost(item, now, reason):
+        return False
+    engine_state.count_outcome(int(item.applicationId), execution_store.FAILED, now)
+    events.publish_execution("failed", execution_store.to_api(item))
+    return True
 
 
 def sweep(now: int) -> SweepReport:

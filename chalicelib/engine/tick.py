@@ -180,6 +180,7 @@ def tick(now: int | None = None) -> TickReport:
     report.duration_ms = int((time.monotonic() - started) * 1000)
     report.backlog = execution_store.count_overdue(now - BACKLOG_AFTER_MS)
     swept = sweep(now)
+    engine_state.flush_outcomes()
     report.redispatched, report.lost = swept.redispatched, swept.lost
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)
     _observe(report, now, shard=None)

@@ -43,32 +43,6 @@ class Outcome:
     snapshot: dict[str, Any] | None = None
 
 
-def execution_to_api(execution: ExecutionModel) -> dict[str, Any]:
-    """An execution as clients and events see it (snapshots are stored masked)."""
-    body = {
-        "id": int(execution.id),
-        "jobId": int(execution.jobId),
-        "applicationId": int(execution.applicationId),
-        "status": execution.status,
-        "trigger": execution.trigger,
-        "scheduledFor": iso(int(execution.slot)),
-        "attempt": int(execution.attempt or 0),
-        "attempts": execution.attempts,
-        "startedAt": iso(execution.startedAt),
-        "finishedAt": iso(execution.finishedAt),
-        "durationMs": execution.durationMs,
-        "lagMs": execution.lagMs,
-        "missedSlots": execution.missedSlots,
-        "jobSnapshot": execution.jobSnapshot,
-        "result": execution.result,
-        "error": execution.error,
-        "createdAt": iso(int(execution.createdAt)),
-        "createdBy": execution.createdBy,
-    }
-    keep_null = {"startedAt", "finishedAt"}
-    return {key: value for key, value in body.items() if value is not None or key in keep_null}
-
-
 def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
     if not auth:
         return {}
@@ -133,7 +107,7 @@ def _cancel(message: RunMessage, code: str, reason: str) -> bool:
     """End a pending execution failed without running it; False when it was no longer pending."""
     cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
     if cancelled is not None:
-        events.publish_execution("failed", execution_to_api(cancelled))
+        events.publish_execution("failed", execution_store.to_api(cancelled))
     return cancelled is not None
 
 
@@ -195,7 +169,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         count("DuplicateDeliveries")
         return "duplicate"
     if int(execution.attempt) == 1:
-        events.publish_execution("started", execution_to_api(execution))
+        events.publish_execution("started", execution_store.to_api(execution))
     outcome = perform(job, message.slot, resolver)
     attempts = [*(execution.attempts or []), {"at": iso(execution.attemptStartedAt), "error": outcome.error}]
     if _retry(job, message, execution, outcome, attempts):
@@ -210,7 +184,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     if job.runAt is not None and message.trigger == "schedule":
         job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
     kind = "succeeded" if outcome.status == "succeeded" else "failed"
-    events.publish_execution(kind, execution_to_api(execution))
+    events.publish_execution(kind, execution_store.to_api(execution))
     return "ran"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from chalicelib.clock import iso
 from chalicelib.ids import execution_id
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import is_condition_failure
@@ -69,6 +70,32 @@ def create_pending(
             return None
         raise
     return execution
+
+
+def to_api(execution: ExecutionModel) -> dict[str, Any]:
+    """An execution as clients and events see it (snapshots are stored masked)."""
+    body = {
+        "id": int(execution.id),
+        "jobId": int(execution.jobId),
+        "applicationId": int(execution.applicationId),
+        "status": execution.status,
+        "trigger": execution.trigger,
+        "scheduledFor": iso(int(execution.slot)),
+        "attempt": int(execution.attempt or 0),
+        "attempts": execution.attempts,
+        "startedAt": iso(execution.startedAt),
+        "finishedAt": iso(execution.finishedAt),
+        "durationMs": execution.durationMs,
+        "lagMs": execution.lagMs,
+        "missedSlots": execution.missedSlots,
+        "jobSnapshot": execution.jobSnapshot,
+        "result": execution.result,
+        "error": execution.error,
+        "createdAt": iso(int(execution.createdAt)),
+        "createdBy": execution.createdBy,
+    }
+    keep_null = {"startedAt", "finishedAt"}
+    return {key: value for key, value in body.items() if value is not None or key in keep_null}
 
 
 def get(job_id: int, slot: int) -> ExecutionModel | None:

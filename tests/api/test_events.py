@@ -4,27 +4,7 @@ from __future__ import annotations
 
 import json
 
-import boto3
-import pytest
-
 from chalicelib.settings import get_settings
-
-
-@pytest.fixture
-def bus_queue(api):
-    """An SQS queue subscribed to every scheduler event on the bus."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="event-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = get_settings().event_bus_name
-    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["scheduler"]}))
-    events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-
-    def received() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
-
-    return received
 
 
 def test_created_updated_deleted_events_carry_the_masked_job(api, bus_queue):

@@ -61,3 +61,19 @@ def test_runs_in_time_or_waiting_for_a_retry_are_left_alone(api, engine, target)
     report = engine.tick()
     assert report.redispatched == 0 and report.lost == 0
     assert {e.status for e in engine.executions(job["id"])} == {"pending", "running"}
+
+
+def test_a_lost_run_ends_like_any_failed_run_an_event_and_a_count_in_stats(api, engine, target, bus_queue):
+    job = job_for(api, target, timeout=5000)
+    slot = now_ms() - 600_000
+    execution_store.create_pending(job["id"], job["application"]["id"], slot, "schedule", slot)
+    execution_store.start(job["id"], slot, slot + 10)
+    before = api.get("/_/scheduler/stats").json["executions"]["last24h"]["failed"]
+    assert engine.tick().lost == 1
+    failed = [event for event in bus_queue() if event["detail-type"] == "scheduler.job.execution.failed"]
+    assert [event["detail"]["execution"]["error"]["code"] for event in failed] == ["LOST"]
+    assert (
+        failed[0]["detail"]["execution"]["status"] == "failed"
+        and failed[0]["detail"]["execution"]["jobId"] == job["id"]
+    )
+    assert api.get("/_/scheduler/stats").json["executions"]["last24h"]["failed"] == before + 1
