@@ -55,6 +55,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
 fmt: $(STAMP)

@@ -62,7 +62,8 @@ def child(code: str, *args: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
-    return json.loads(out.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures
 
 
 def tick_cpu() -> dict[str, float]:

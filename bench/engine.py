@@ -72,7 +72,8 @@ def floor_tick(horizon: int) -> int:
     url = queue.queue_url()
 
     def due(shard: int) -> list[dict[str, Any]]:
-        items, kwargs = [], {}
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
         while True:
             page = dynamodb.query(
                 TableName=settings.jobs_table, IndexName="due-index",
@@ -161,6 +162,7 @@ def invoker_vs_httpx(meter: Meter, app_id: int, base: str, runs: int) -> tuple[P
     messages = []
     for slot in slots:
         execution = execution_store.create_pending(job_id, app_id, slot, "schedule", now)
+        assert execution is not None, "each bench slot is new"
         messages.append(RunMessage(job_id, slot, "schedule", int(execution.id), dispatched_at=now))
     durations: list[float] = []
 

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,7 +24,7 @@ def percentile(values: list[int], fraction: float) -> int:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def fire_lag(jobs: int = 20, seconds: int = 150) -> dict[str, float]:
+def fire_lag(jobs: int = 20, seconds: int = 150) -> dict[str, Any]:
     """`jobs` jobs firing every 5 s (4 per offset 0-4), i.e. jobs * 12 slots a minute, for `seconds`."""
     target = Target()
     port, moto_port = free_port(), free_port()

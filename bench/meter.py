@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +51,7 @@ class Meter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
-        self.units: Counter[str] = Counter()  # "WRU:table", "RRU:table"
+        self.units: defaultdict[str, float] = defaultdict(float)  # "WRU:table", "RRU:table" (reads in halves)
         self.tables: dict[str, dict[str, Any]] = {}
         self.raw = boto3.client("dynamodb")
         self.capacity = True
@@ -104,16 +104,17 @@ class Meter:
     def _count(self, service: str, operation: str, params: dict[str, Any], before: Any, response: Any,
                failed: bool = False) -> None:  # fmt: skip
         name = f"{service}.{operation}"
-        units: Counter[str] = Counter()
+        units: defaultdict[str, float] = defaultdict(float)
         if service == "dynamodb":
             if operation in WRITES and before is not None:
-                after = before if failed else self._image(params)
+                after = before if failed else (self._image(params) or {})
                 units[f"WRU:{params['TableName']}"] += self.write_units(params["TableName"], before, after)
             elif operation in ("GetItem", "Query", "BatchGetItem") and response is not None:
-                units.update(self.read_units(operation, params, response))
+                units = self.read_units(operation, params, response)
         with self.lock:
             self.requests[name] += 1
-            self.units.update(units)
+            for key, value in units.items():
+                self.units[key] += value
 
     def write_units(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> int:
         schema = self._schema(table)
@@ -144,8 +145,8 @@ class Meter:
         names = {*keys, *index_keys, *extra}
         return {k: v for k, v in item.items() if k in names}
 
-    def read_units(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> Counter[str]:
-        units: Counter[str] = Counter()
+    def read_units(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> defaultdict[str, float]:
+        units: defaultdict[str, float] = defaultdict(float)
         if operation == "BatchGetItem":
             for table, items in response.get("Responses", {}).items():
                 consistent = params["RequestItems"][table].get("ConsistentRead", False)
@@ -161,10 +162,11 @@ class Meter:
         blocks = max(1, math.ceil(size / 4096))
         return blocks if consistent else blocks / 2
 
-    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+    def snapshot(self) -> tuple[Counter[str], dict[str, float]]:
         with self.lock:
-            return Counter(self.requests), Counter(self.units)
+            return Counter(self.requests), dict(self.units)
 
-    def since(self, mark: tuple[Counter[str], Counter[str]]) -> tuple[Counter[str], Counter[str]]:
+    def since(self, mark: tuple[Counter[str], dict[str, float]]) -> tuple[Counter[str], dict[str, float]]:
         requests, units = self.snapshot()
-        return requests - mark[0], units - mark[1]
+        grown = {key: value - mark[1].get(key, 0.0) for key, value in units.items()}
+        return requests - mark[0], {key: value for key, value in grown.items() if value > 0}

@@ -10,10 +10,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def iso(ms: int | None) -> str | None:
-    """Epoch milliseconds as `2026-02-04T10:00:00.000Z`, or None."""
+def iso(ms: float | None) -> str | None:
+    """Epoch milliseconds as `2026-02-04T10:00:00.000Z`, or None (stored numbers come back as floats)."""
     if ms is None:
         return None
+    ms = int(ms)
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 

@@ -37,8 +37,11 @@ def keep_masked_secrets(incoming: dict[str, Any], stored: dict[str, Any]) -> dic
     """Where a client sent `********` back, keep the stored secret (same auth method / same header)."""
     result = dict(incoming)
     new_auth, old_auth = incoming.get("auth"), stored.get("auth")
-    same_method = isinstance(new_auth, dict) and isinstance(old_auth, dict)
-    if same_method and new_auth.get("authMethod") == old_auth.get("authMethod"):
+    if (
+        isinstance(new_auth, dict)
+        and isinstance(old_auth, dict)
+        and new_auth.get("authMethod") == old_auth.get("authMethod")
+    ):
         result["auth"] = {
             k: (old_auth.get(k, v) if v == MASK and k in AUTH_SECRET_FIELDS else v) for k, v in new_auth.items()
         }

@@ -107,7 +107,7 @@ class Api:
 
     def as_user(self, user_token: str | None) -> Api:
         other = Api(self.client)
-        other.token = user_token  # type: ignore[assignment]
+        other.token = user_token
         return other
 
     def request(

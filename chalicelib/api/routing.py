@@ -175,7 +175,7 @@ def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
 
 def render(operation: Operation, reply: Reply) -> Response:
     status = reply.status or operation.status
-    headers = {"Content-Type": "application/json", **reply.headers}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **reply.headers}
     if status == 204:
         return Response(body="", status_code=204, headers={k: v for k, v in headers.items() if k != "Content-Type"})
     if get_settings().validate_responses and operation.output is not None and status < 300:

@@ -56,7 +56,7 @@ def _asset(name: str) -> Response:
         response.headers.update(SECURITY_HEADERS)
         return response
     body, content_type, etag = FILES[name]
-    headers = {**SECURITY_HEADERS, "Content-Type": content_type, "ETag": etag}
+    headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, "Content-Type": content_type, "ETag": etag}
     if bp.current_request.headers.get("if-none-match") == etag:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=body.decode(), status_code=200, headers=headers)

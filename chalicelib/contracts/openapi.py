@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -124,8 +124,10 @@ def _schemas() -> dict[str, Any]:
             model = _model_of(annotation)
             if model is not None:
                 models[model.__name__] = model
-    mode = {name: ("validation" if _is_input(name) else "serialization") for name in models}
-    _, schema = models_json_schema([(model, mode[name]) for name, model in sorted(models.items())], ref_template=REF)
+    modes: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (model, "validation" if _is_input(name) else "serialization") for name, model in sorted(models.items())
+    ]
+    _, schema = models_json_schema(modes, ref_template=REF)
     return dict(sorted(schema.get("$defs", {}).items()))
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -66,6 +67,7 @@ def decode(body: str) -> RunMessage | ShardMessage:
 
 
 Message = RunMessage | ShardMessage
+M = TypeVar("M", RunMessage, ShardMessage, Message)
 
 
 @lru_cache(maxsize=1)
@@ -94,9 +96,9 @@ def delay_for(slot_ms: int, now_ms: int) -> int:
     return max(0, min(MAX_DELAY_SECONDS, (slot_ms - now_ms) // 1000))
 
 
-def send(messages: list[tuple[Message, int]]) -> list[Message]:
+def send(messages: Sequence[tuple[M, int]]) -> list[M]:
     """Send (message, delay seconds) pairs in batches of 10; returns the messages that failed."""
-    failed: list[Message] = []
+    failed: list[M] = []
     for start in range(0, len(messages), BATCH):
         failed.extend(_send_batch(messages[start : start + BATCH]))
     return failed
@@ -114,7 +116,7 @@ def send_for_slots(messages: list[RunMessage]) -> list[RunMessage]:
     return failed
 
 
-def _send_batch(chunk: list[tuple[Message, int]]) -> list[Message]:
+def _send_batch(chunk: Sequence[tuple[M, int]]) -> list[M]:
     """One SendMessageBatch of up to 10; returns the messages that failed."""
     entries = [
         {"Id": str(index), "MessageBody": message.encode(), "DelaySeconds": delay}

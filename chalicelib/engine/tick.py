@@ -79,7 +79,8 @@ def plan(job: JobModel, now: int, horizon: int) -> Plan:
             count("MisfiresSkipped", missed + 1)
             latest, missed = cron.next_after(job.pattern, job.timezone, latest), 0
         first = latest
-    slots, slot = [], first
+    slots: list[int] = []
+    slot = first
     while slot < horizon and len(slots) < MAX_SLOTS_PER_JOB:
         slots.append(slot)
         slot = cron.next_after(job.pattern, job.timezone, slot)
@@ -124,9 +125,9 @@ def _advance(item: Plan) -> bool:
     """Step 3: move nextRunAt past the dispatched slots (a one-off job leaves the due index)."""
     job = item.job
     old = int(job.nextRunAt)
-    done = item.next_run_at is None
-    actions = [JobModel.dueShard.remove()] if done else [JobModel.nextRunAt.set(item.next_run_at)]
-    return job_store.update(job, actions, JobModel.nextRunAt == old)
+    if item.next_run_at is None:
+        return job_store.update(job, [JobModel.dueShard.remove()], JobModel.nextRunAt == old)
+    return job_store.update(job, [JobModel.nextRunAt.set(item.next_run_at)], JobModel.nextRunAt == old)
 
 
 def _dispatch(plans: list[Plan], now: int, pool: ThreadPoolExecutor, report: TickReport) -> None:

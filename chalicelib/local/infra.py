@@ -12,7 +12,8 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
 
 def load_template() -> dict[str, Any]:
-    return yaml.safe_load(TEMPLATE.read_text())
+    template: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
+    return template
 
 
 def create_stack(prefix: str = "scheduler", stack_name: str = "scheduler-local") -> dict[str, str]:

@@ -14,24 +14,24 @@ from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
 
+_settings = get_settings()
 
-def _meta(table: str) -> type:
-    settings = get_settings()
 
-    class Meta:
-        table_name = table
-        region = settings.region
-        host = settings.aws_endpoint_url
-        max_retry_attempts = 3
-        max_pool_connections = 32  # the tick and the invoker work in up to 16 threads
-        connect_timeout_seconds = 5
-        read_timeout_seconds = 10
+class TableMeta:
+    """What every table's Meta shares; each model names its table."""
 
-    return Meta
+    region = _settings.region
+    host = _settings.aws_endpoint_url
+    max_retry_attempts = 3
+    max_pool_connections = 32  # the tick and the invoker work in up to 16 threads
+    connect_timeout_seconds = 5
+    read_timeout_seconds = 10
 
 
 class ApplicationModel(Model):
-    Meta = _meta(get_settings().applications_table)
+    class Meta(TableMeta):
+        table_name = _settings.applications_table
+
     id = NumberAttribute(hash_key=True)
     name = UnicodeAttribute()
     displayName = UnicodeAttribute()
@@ -60,7 +60,9 @@ class JobsDue(GlobalSecondaryIndex["JobModel"]):
 class JobModel(Model):
     """A job. Times are epoch ms; `taskConfig` keeps secrets in clear (masked only on the way out)."""
 
-    Meta = _meta(get_settings().jobs_table)
+    class Meta(TableMeta):
+        table_name = _settings.jobs_table
+
     id = NumberAttribute(hash_key=True)
     applicationId = NumberAttribute()
     name = UnicodeAttribute()
@@ -108,7 +110,9 @@ class ExecutionsInflight(GlobalSecondaryIndex["ExecutionModel"]):
 class ExecutionModel(Model):
     """One run of a job at one slot (epoch ms). Written pending by the tick, finished by the invoker."""
 
-    Meta = _meta(get_settings().executions_table)
+    class Meta(TableMeta):
+        table_name = _settings.executions_table
+
     jobId = NumberAttribute(hash_key=True)
     slot = NumberAttribute(range_key=True)
     id = NumberAttribute()
@@ -141,7 +145,9 @@ class ExecutionModel(Model):
 class KeyModel(Model):
     """Claims and small records addressed by a string key: `appname#…`, `jobname#…`, `idem#…`, `counter#…`."""
 
-    Meta = _meta(get_settings().keys_table)
+    class Meta(TableMeta):
+        table_name = _settings.keys_table
+
     key = UnicodeAttribute(hash_key=True)
     ref = NumberAttribute(null=True)
     value = NumberAttribute(null=True)
@@ -160,7 +166,7 @@ def reset_connections() -> None:
         model._connection = None
         for index in (getattr(model, name) for name in dir(model)):
             if isinstance(index, GlobalSecondaryIndex):
-                index._connection = None
+                index._connection = None  # type: ignore[attr-defined]  # set on first use, not declared
 
 
 _CONNECTION: Connection | None = None

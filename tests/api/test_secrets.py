@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from chalicelib.store import jobs as job_store
 
-SECRET_TASK = {
+SECRET_TASK: dict[str, Any] = {
     "endpoint": "https://api.example.com",
     "headers": {"Authorization": "Bearer abc", "Cookie": "s=1", "X-Session-Token": "t", "X-Trace": "keep"},
     "auth": {"authMethod": "apiKey", "headerName": "X-Key", "key": "k-secret"},

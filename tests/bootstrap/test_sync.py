@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.bootstrap import sync
 from chalicelib.bootstrap.__main__ import main
+from chalicelib.services import jobs as job_service
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import JobModel
 
@@ -138,14 +139,14 @@ def test_dry_run_writes_nothing(api, root):
 def test_a_concurrent_api_edit_during_the_sync_is_not_overwritten(api, root, monkeypatch):
     sync.run(root(job("health")))
     job_id = stored(api, "health")["id"]
-    real = sync.job_service.spec_matches
+    real = job_service.spec_matches
 
     def edited_meanwhile(stored_job, spec):
         answer = real(stored_job, spec)
         JobModel(job_id).update(actions=[JobModel.version.add(1), JobModel.description.set("edited in the API")])
         return answer
 
-    monkeypatch.setattr(sync.job_service, "spec_matches", edited_meanwhile)
+    monkeypatch.setattr(job_service, "spec_matches", edited_meanwhile)
     report = sync.run(root(job("health", description="from file")))
     assert actions(report) == {"health": "skip-changed"}
     assert job_store.get(job_id).description == "edited in the API"

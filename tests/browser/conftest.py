@@ -45,8 +45,8 @@ def page(chromium: Any, stack: dict[str, Any]) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-US", timezone_id="Europe/Berlin")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.errors = []  # type: ignore[attr-defined]
-    page.dialogs = []  # type: ignore[attr-defined]
+    page.errors = []
+    page.dialogs = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
 
     def on_dialog(dialog: Any) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
@@ -130,7 +131,8 @@ def test_a_claim_throttled_past_every_retry_waits_for_the_next_tick(api, engine,
     assert claim.seen == 4 and first.claim_failures == 1 and first.dispatched == 2  # the others went out
     second = engine.tick()
     assert second.dispatched == 1 and second.claim_failures == 0
-    records, deadline = [], time.monotonic() + 10
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
     while len(records) < 3 and time.monotonic() < deadline:  # delays count from each tick's start
         records += engine.receive(wait=1)
     assert engine.deliver(records) == []

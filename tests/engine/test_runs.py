@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -321,7 +322,7 @@ def test_a_slow_tick_still_hands_each_run_over_by_its_slot(api, engine, target, 
 
     monkeypatch.setattr(execution_store, "create_pending", slow_claim)
     engine.tick(now_ms())
-    records = []
+    records: list[dict[str, Any]] = []
     while not records and now_ms() < slot + 3_000:
         records = engine.receive(wait=1)
     arrived = now_ms()
