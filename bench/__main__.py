@@ -169,6 +169,11 @@ def render(out: dict[str, Any]) -> str:
     small = lambda_gb_seconds(cpu["invoker"] + cpu["tick"], wait_seconds=0.5, memory_gb=0.128, runs_per_batch=batch)
     leaner = PerRun(**{**lean.__dict__, "lambda_gb_seconds": small})
     leaner_od, leaner_pr = (per_million(leaner, provisioned=p, with_events=False, arm=True) for p in (False, True))
+    # The least any design with a per-run history in DynamoDB can cost: a conditional write that claims and
+    # starts the run, its one index entry, the finish; no tick work; the invoker's own CPU at 128 MB arm64.
+    bare = lambda_gb_seconds(cpu["invoker"], wait_seconds=0.5, memory_gb=0.128, runs_per_batch=batch)
+    least = PerRun(**{**leaner.__dict__, "wru": 3.0, "rru": 1.0, "lambda_gb_seconds": bare})
+    least_od, least_pr = (per_million(least, provisioned=p, with_events=False, arm=True) for p in (False, True))
     rows = {
         "on-demand, events on": per_million(run, provisioned=False, with_events=True),
         "on-demand, events off": per_million(run, provisioned=False, with_events=False),
@@ -311,10 +316,20 @@ def render(out: dict[str, Any]) -> str:
         "   512 MB). An invoker at 128 MB on arm64 would bring the totals to",
         f"   ${leaner_od['total']:.2f}/M on-demand and ${leaner_pr['total']:.2f}/M provisioned.",
         "",
-        f"So even with that redesign and the run events off, the on-demand target is "
-        f"{'met' if leaner_od['total'] <= 2.5 else 'missed by a little'}, and the provisioned one is "
-        f"{'met' if leaner_pr['total'] <= 1.0 else 'out of reach'} with a DynamoDB history written",
-        "per run at today's prices: about 3 write units alone cost ~$0.8/M provisioned before any compute.",
+        "So even with that redesign and the run events off, the on-demand target is "
+        f"{'met' if leaner_od['total'] <= 2.5 else 'missed by a little'},",
+        f"and the provisioned one is {'met' if leaner_pr['total'] <= 1.0 else 'out of reach'} with a DynamoDB "
+        "history written per run at today's prices:",
+        "about 3 write units alone cost ~$0.8/M provisioned before any compute.",
+        "",
+        "The least any design can cost that keeps a per-run history in DynamoDB and calls each slot once: one",
+        "conditional write that claims and starts the run (it must precede the call, or a duplicate delivery",
+        "calls twice), its one index entry, the finish; no tick writes at all; the invoker's own CPU alone, at",
+        f"128 MB on arm64: ${least_od['total']:.2f}/M on-demand and ${least_pr['total']:.2f}/M provisioned",
+        f"(DynamoDB ${least_pr['DynamoDB']:.2f}, SQS ${least_pr['SQS']:.2f}, Lambda ${least_pr['Lambda']:.2f}). "
+        f"So the provisioned target is {'within' if least_pr['total'] <= 1.0 else 'beyond'} the reach of every",
+        "such design at list prices and 70 % utilisation: it needs the history somewhere cheaper than a DynamoDB",
+        "item per run, reserved capacity, or a different target.",
         "",
         "Run events cost $1 per million each on top; `EXECUTION_EVENTS` lets a deployment keep only failures.",
         "",
@@ -324,7 +339,7 @@ def render(out: dict[str, Any]) -> str:
 
 def cpu_ratio(out: dict[str, Any]) -> float:
     per = {name: v["cpu"] / max(1, v["runs"]) for name, v in out["cpu"].items()}
-    return per["tick"] / per["floor"]
+    return float(per["tick"] / per["floor"])
 
 
 def fmt_requests(requests: dict[str, float], digits: int = 0) -> str:
