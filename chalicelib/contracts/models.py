@@ -325,7 +325,8 @@ class JobCounts(Strict):
 
 class ExecutionCounts(Strict):
     last24h: dict[str, int] = Field(
-        description="Finished runs by status (hourly buckets); `skipped` counts slots concurrencyPolicy forbid skipped."
+        description="Finished runs by status (hourly buckets); `skipped` counts dispatched slots that did not run:"
+        " concurrencyPolicy forbid, or the job disabled, deleted or rescheduled after dispatch."
     )
     pending: int
     running: int

@@ -104,9 +104,11 @@ def perform(job: JobModel, slot: int, resolver: guard.Resolver | None = None) ->
 
 
 def _cancel(message: RunMessage, code: str, reason: str) -> bool:
-    """End a pending execution failed without running it; False when it was no longer pending."""
+    """End a pending execution failed without running it (counted as a skipped slot in the stats); False
+    when it was no longer pending."""
     cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
     if cancelled is not None:
+        engine_state.count_outcome(int(cancelled.applicationId), "skipped", int(cancelled.finishedAt))
         events.publish_execution("failed", execution_store.to_api(cancelled))
     return cancelled is not None
 
@@ -158,8 +160,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
         log.info("slot skipped: the previous run is still in flight", extra={"applicationId": int(job.applicationId)})
         count("OverlapSkipped")
         reason = "the previous run was still pending or running (concurrencyPolicy forbid)"
-        if _cancel(message, "SKIPPED_OVERLAP", reason):
-            engine_state.count_outcome(int(job.applicationId), "skipped", now_ms())
+        _cancel(message, "SKIPPED_OVERLAP", reason)
         return "skipped"
     if not _wait_for_slot(message):
         return "requeued"

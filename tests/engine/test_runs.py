@@ -238,6 +238,7 @@ def test_disabled_after_dispatch_does_not_run(api, engine, target, app_id):
     assert target.requests == []
     execution = api.get(f"{JOBS}/{job['id']}/executions").json[0]
     assert execution["status"] == "failed" and execution["error"]["code"] == "JOB_DISABLED"
+    assert api.get("/_/scheduler/stats").json["executions"]["last24h"] == {"succeeded": 0, "failed": 0, "skipped": 1}
 
 
 def test_deleted_after_dispatch_does_not_run_and_history_stays_readable(api, engine, target, app_id):
@@ -249,6 +250,7 @@ def test_deleted_after_dispatch_does_not_run_and_history_stays_readable(api, eng
     assert target.requests == []
     history = api.get(f"{JOBS}/{job['id']}/executions")
     assert history.status == 200 and history.json[0]["error"]["code"] == "JOB_DELETED"
+    assert api.get("/_/scheduler/stats").json["executions"]["last24h"]["skipped"] == 1
     assert api.get(f"/_/scheduler/executions/{history.json[0]['id']}").status == 200
 
 
