@@ -340,7 +340,8 @@ def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once
     assert pending[: len(expected)] == expected and len(pending) in (len(expected), len(expected) + 1)
     assert int(JobModel.get(job["id"]).nextRunAt) == pending[-1] + 60_000
     attributes = engine.sqs.get_queue_attributes(QueueUrl=engine.url, AttributeNames=["All"])["Attributes"]
-    assert int(attributes["ApproximateNumberOfMessagesDelayed"]) == len(pending)  # each claimed slot is on its way
+    queued = int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
+    assert queued == len(pending)  # each claimed slot is on its way (a slot under 1 s away is not even delayed)
     report = engine.tick()
     assert report.resent == 0 and report.dispatched <= 1  # at most a slot that entered the horizon meanwhile
 
