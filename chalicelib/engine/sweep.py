@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib import events
+from chalicelib.engine.outcome import run_ended
 from chalicelib.engine.queue import RunMessage, send
 from chalicelib.observability import logger as log
-from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
@@ -64,8 +63,7 @@ def _running(item: ExecutionModel, timeout_ms: int, now: int, report: SweepRepor
 def _fail_lost(item: ExecutionModel, now: int, reason: str) -> bool:
     if not execution_store.fail_lost(item, now, reason):
         return False
-    engine_state.count_outcome(int(item.applicationId), execution_store.FAILED, now)
-    events.publish_execution("failed", execution_store.to_api(item))
+    run_ended(item, execution_store.FAILED)
     return True
 
 

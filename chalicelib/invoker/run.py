@@ -19,6 +19,7 @@ from chalicelib import events
 from chalicelib.clock import iso, now_ms
 from chalicelib.contracts.models import RetryPolicy
 from chalicelib.engine import cron
+from chalicelib.engine.outcome import run_ended
 from chalicelib.engine.queue import RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.engine.tick import tick_shard
 from chalicelib.invoker import guard, http, params
@@ -108,8 +109,7 @@ def _cancel(message: RunMessage, code: str, reason: str) -> bool:
     when it was no longer pending."""
     cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
     if cancelled is not None:
-        engine_state.count_outcome(int(cancelled.applicationId), "skipped", int(cancelled.finishedAt))
-        events.publish_execution("failed", execution_store.to_api(cancelled))
+        run_ended(cancelled, "skipped")
     return cancelled is not None
 
 
@@ -180,12 +180,10 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     if not execution_store.finish(execution, outcome.status, finished_at, fields):
         log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
-    engine_state.count_outcome(int(job.applicationId), outcome.status, finished_at)
     _observe(message, execution, outcome)
+    run_ended(execution, outcome.status)
     if job.runAt is not None and message.trigger == "schedule":
         job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
-    kind = "succeeded" if outcome.status == "succeeded" else "failed"
-    events.publish_execution(kind, execution_store.to_api(execution))
     return "ran"
 
 
