@@ -5,7 +5,7 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import applications, cron, executions, jobs, stats, system, ui
+from chalicelib.api import applications, cron, executions, jobs, routing, stats, system, ui
 from chalicelib.bootstrap import handler as bootstrap
 from chalicelib.engine import tick as engine
 from chalicelib.invoker import run as invoker
@@ -14,6 +14,7 @@ from chalicelib.settings import get_settings
 app = Chalice(app_name="scheduler")
 for blueprint in (system.bp, applications.bp, jobs.bp, executions.bp, stats.bp, cron.bp, ui.bp):
     app.register_blueprint(blueprint)
+app.register_middleware(routing.chalice_errors, "http")
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

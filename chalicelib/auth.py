@@ -21,6 +21,9 @@ from chalicelib.errors import Unauthenticated
 from chalicelib.settings import Settings, get_settings
 
 ADMIN_ROLE = "scheduler:admin"
+LEEWAY_SECONDS = 30  # clock skew allowed on exp and nbf (README: Authentication)
+TIME_CLAIMS = ("exp", "nbf", "iat")
+LATEST_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +69,8 @@ def _key_for(token: str, settings: Settings) -> Any:
             return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated("token signing key not found") from exc
+    if settings.jwt_secret is None:
+        raise Unauthenticated("token verification is not configured")
     return settings.jwt_secret
 
 
@@ -89,13 +94,24 @@ def verify(token: str, settings: Settings | None = None) -> Caller:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
-            leeway=30,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("token expired") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, OverflowError, ValueError, TypeError) as exc:
         raise Unauthenticated(f"invalid token: {exc}") from exc
+    _check_times(claims)
     return caller_from_claims(claims)
+
+
+def _check_times(claims: Mapping[str, Any]) -> None:
+    """`exp`, `nbf` and `iat` are JSON numbers (RFC 7519 NumericDate), not strings, and within years 1970-9999."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= LATEST_NUMERIC_DATE:
+            raise Unauthenticated(f"token claim {name} must be a number of seconds between 1970 and 9999")
 
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
@@ -121,6 +137,8 @@ def issue_dev_token(
 ) -> str:
     """An HS256 token signed with JWT_SECRET, for `make run` and the tests."""
     settings = get_settings()
+    if settings.jwt_secret is None:
+        raise RuntimeError("JWT_SECRET is not set")
     now = int(time.time())
     claims = {"sub": sub, "roles": roles or [], "apps": apps or [], "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -76,3 +76,11 @@ class UnsupportedMediaType(ApiError):
 
 class IdempotencyMismatch(ApiError):
     status, code = 422, "IDEMPOTENCY_MISMATCH"
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "METHOD_NOT_ALLOWED"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "TOO_MANY_REQUESTS"

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 EXECUTION_EVENT_KINDS = frozenset({"started", "succeeded", "failed"})
-DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default, refused in prod stage
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default, dev stage only
+MIN_JWT_SECRET_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value the service cannot run with; the message names it."""
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -31,7 +36,7 @@ class Settings:
     invoker_queue_url: str | None = None
     invoker_queue_name: str = "scheduler-invoker"
     event_bus_name: str = "scheduler-events"
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: str | None = DEV_JWT_SECRET  # None outside the dev stage when JWT_SECRET is unset
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -46,6 +51,8 @@ class Settings:
     app_index_shards: int = 1  # keys per application in the executions' by-application index (fixed)
     tick_fanout: bool = False  # one queue message per due shard; the invoker function dispatches them
     local_dev: bool = False  # `make run`: plain-http session cookies (no Secure flag)
+    trigger_limit_per_job: int = 10  # manual triggers a minute (a job that triggers itself cannot loop)
+    trigger_limit_per_application: int = 300
 
     @property
     def jwt_algorithm(self) -> str:
@@ -68,7 +75,7 @@ def get_settings() -> Settings:
         invoker_queue_url=env("INVOKER_QUEUE_URL") or None,
         invoker_queue_name=env("INVOKER_QUEUE_NAME", "scheduler-invoker"),
         event_bus_name=env("EVENT_BUS_NAME", "scheduler-events"),
-        jwt_secret=env("JWT_SECRET") or DEV_JWT_SECRET,
+        jwt_secret=_jwt_secret(env("STAGE", "dev"), env("JWT_SECRET")),
         jwt_jwks_url=env("JWT_JWKS_URL") or None,
         jwt_issuer=env("JWT_ISSUER") or None,
         jwt_audience=env("JWT_AUDIENCE") or None,
@@ -83,7 +90,19 @@ def get_settings() -> Settings:
         local_dev=env("LOCAL_DEV", "") == "1",
         tick_fanout=env("TICK_FANOUT", "") == "1",
         app_index_shards=min(100, max(1, _int("APP_INDEX_SHARDS", 1))),
+        trigger_limit_per_job=_int("TRIGGER_LIMIT_PER_JOB", 10),
+        trigger_limit_per_application=_int("TRIGGER_LIMIT_PER_APPLICATION", 300),
     )
+
+
+def _jwt_secret(stage: str, value: str | None) -> str | None:
+    """JWT_SECRET: the dev stage falls back to the documented default; other stages never use it (unset means
+    no HS256 token is accepted) and refuse, at start, a secret too short to resist guessing."""
+    if not value:
+        return DEV_JWT_SECRET if stage == "dev" else None
+    if stage != "dev" and len(value.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes outside the dev stage")
+    return value
 
 
 def _execution_events(value: str | None) -> frozenset[str]:

@@ -34,17 +34,28 @@ for name in ("AWS_ENDPOINT_URL", "ALLOWED_TARGET_HOSTS", "INTERNAL_HOSTS", "JWT_
     os.environ.pop(name, None)
 
 from chalice.test import Client
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from chalicelib import events
 from chalicelib.auth import ADMIN_ROLE, issue_dev_token
+from chalicelib.clock import now_ms
 from chalicelib.engine import queue
+from chalicelib.engine.tick import TickReport, tick
+from chalicelib.invoker import run as invoker
 from chalicelib.local.atomic import make_dynamodb_writes_atomic
 from chalicelib.local.infra import create_stack
 from chalicelib.settings import get_settings
-from chalicelib.store.models import reset_connections
+from chalicelib.store.models import ExecutionModel, JobModel, reset_connections
 
 STACK_PREFIX = "scheduler-dev"
+
+# Generated hostile input: no example database in the checkout, no per-example deadline (moto is slow and shared),
+# and the function-scoped fixtures (one moto account, one app) are meant to be shared by a test's examples.
+SHARED_FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("scheduler", database=None, deadline=None, max_examples=40,
+                          suppress_health_check=SHARED_FIXTURES)  # fmt: skip
+settings.load_profile("scheduler")
 
 
 def reset_caches() -> None:
@@ -212,13 +223,13 @@ def live(aws: None) -> Iterator[Live]:
     import threading
 
     from chalice.cli import factory
-    from chalice.local import create_local_server
 
     from app import app
+    from chalicelib.local.server import local_server
 
     port = free_port()
     config = factory.CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
-    server = create_local_server(app, config, "127.0.0.1", port)
+    server = local_server(app, config, "127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Live(f"http://127.0.0.1:{port}")
@@ -320,6 +331,50 @@ class Target:
         self.server.server_close()
 
 
+class RawTarget:
+    """A TCP server on 127.0.0.1 that answers `/<name>` with the exact bytes `answers[name]` and closes: a target
+    that misbehaves at the HTTP level (bad status lines, lengths, Locations, encodings)."""
+
+    def __init__(self, answers: dict[str, bytes]) -> None:
+        import socket
+        import threading
+
+        self.answers = answers
+        self.paths: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                parts = head.split(b" ", 2)
+                path = parts[1].decode("latin-1") if len(parts) > 1 else "/"
+                self.paths.append(path)
+                with contextlib.suppress(OSError):
+                    conn.sendall(
+                        self.answers.get(
+                            path.lstrip("/").split("?")[0], b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+                        )
+                    )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 @pytest.fixture
 def target(settings_env: SettingsEnv) -> Iterator[Target]:
     """A local target, let through the URL guard with ALLOWED_TARGET_HOSTS (as `make run` users do)."""
@@ -330,42 +385,55 @@ def target(settings_env: SettingsEnv) -> Iterator[Target]:
     server.close()
 
 
+E2E_SECRET = "e2e-secret-0123456789abcdef0123456789ab"
+
+
 @contextlib.contextmanager
-def local_stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def local_stack(tmp_path: Path, jwt_secret: str | None = E2E_SECRET) -> Iterator[dict[str, Any]]:
     """`make run` as a user starts it (the real process on free ports, a local target allowed), until the
-    banner is printed: its client, target, process, ports, sign-in link and cold-start time."""
+    banner is printed: its client, target, process, ports, sign-in link and cold-start time. With a
+    `jwt_secret` the banner prints no token (checked) and the client signs its own; with None the stack uses
+    the dev default and the token and sign-in link come from the banner."""
     import re
     import subprocess
     import sys
 
     import httpx
+    import jwt
 
     target = Target()
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}
     env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
-                "JWT_SECRET": "e2e-secret-0123456789abcdef0123456789ab", "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                "PYTHONUNBUFFERED": "1"})  # fmt: skip
     env.pop("GATEWAY_URL", None)
+    env.pop("JWT_SECRET", None)
+    if jwt_secret is not None:
+        env["JWT_SECRET"] = jwt_secret
     started = time.monotonic()
     log = tmp_path / "make-run.log"
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
         process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
                                    stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    token = None
-    while token is None:
+    while "The demo job" not in log.read_text():
         time.sleep(0.1)
         output = log.read_text()
         assert process.poll() is None, "make run exited early:\n" + output
         assert time.monotonic() - started < 60, output
-        match = re.search(r"export TOKEN=(\S+)", output)
-        token = match.group(1) if match else None
+    output = log.read_text()
+    sign_in = re.search(r"(http://\S+/ui#/signin\?token=\S+)", output)
+    if jwt_secret is None:
+        token = re.search(r"export TOKEN=(\S+)", output).group(1)
+    else:
+        assert jwt_secret not in output and "export TOKEN=ey" not in output and sign_in is None, output
+        token = jwt.encode({"sub": "admin", "roles": [ADMIN_ROLE], "exp": int(time.time()) + 3600}, jwt_secret)
     cold_start = time.monotonic() - started
-    sign_in = re.search(r"(http://\S+/ui#/signin\?token=\S+)", log.read_text())
     base = f"http://127.0.0.1:{port}/_/scheduler"
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     try:
         yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
-               "cold_start": cold_start, "sign_in": sign_in.group(1) if sign_in else None, "log": log}  # fmt: skip
+               "cold_start": cold_start, "log": log,
+               "sign_in": sign_in.group(1) if sign_in else None}  # fmt: skip
     finally:
         if process.poll() is None:
             process.kill()
@@ -385,7 +453,78 @@ def bus_queue(api: Api) -> Callable[[], list[dict[str, Any]]]:
     eventbridge.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
 
     def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
+        """Every event that arrived since the last call."""
+        events: list[dict[str, Any]] = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            events.extend(json.loads(message["Body"]) for message in messages)
+            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                            for i, m in enumerate(messages)])  # fmt: skip
+        return events
 
     return received
+
+
+# --- the engine as AWS drives it: the tick handler, the queue, the invoker handler --------------------------
+
+YEARLY = "0 0 1 1 *"  # only the slot a test forces with Engine.make_due falls inside the tick's horizon
+ONE_ATTEMPT = {"maxAttempts": 1}  # tests of a single attempt's outcome (retries have their own tests)
+
+
+class Engine:
+    def __init__(self) -> None:
+        queue.reset()
+        self.sqs = boto3.client("sqs")
+        self.url = queue.queue_url()
+
+    def tick(self, at: int | None = None) -> TickReport:
+        return tick(at)
+
+    def make_due(self, job_id: int, in_ms: int = 150) -> int:
+        """Move a job's next slot to just ahead of now (tests cannot wait for the next minute)."""
+        slot = now_ms() + in_ms
+        JobModel(job_id).update(
+            actions=[JobModel.nextRunAt.set(slot), JobModel.dueShard.set(job_id % get_settings().due_shards)]
+        )
+        return slot
+
+    def receive(self, wait: int = 0) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                return records
+            records.extend(
+                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]} for m in messages
+            )
+            wait = 0
+
+    def deliver(self, records: list[dict[str, Any]], resolver: Any = None) -> list[dict[str, Any]]:
+        """The invoker on a batch; like Lambda, deletes the batch when the handler returns."""
+        failed = invoker.handle_records(records, resolver)
+        done = [r["receiptHandle"] for r in records if r not in failed]
+        if done:
+            queue.delete(done)
+        return failed
+
+    def run_due(self, resolver: Any = None) -> list[dict[str, Any]]:
+        self.tick()
+        return self.deliver(self.receive(), resolver)
+
+    def executions(self, job_id: int) -> list[ExecutionModel]:
+        return list(ExecutionModel.query(job_id, consistent_read=True))
+
+    def run_job(self, api: Api, job: dict[str, Any], resolver: Any = None) -> dict[str, Any]:
+        """Make the job due now, run the tick and the invoker, and return that run as the API shows it."""
+        slot = self.make_due(job["id"])
+        assert self.run_due(resolver) == []
+        execution = ExecutionModel.get(job["id"], slot, consistent_read=True)
+        answer = api.get(f"/_/scheduler/executions/{int(execution.id)}")
+        assert answer.status == 200, answer.body
+        return answer.json
+
+
+@pytest.fixture
+def engine(aws: None) -> Engine:
+    return Engine()

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.api.routing import Call, Reply, bind, decode_cursor, page_reply
 from chalicelib.contracts import jobs as contract
 from chalicelib.contracts.models import JobSpec
-from chalicelib.services import idempotency
+from chalicelib.services import idempotency, tenancy
 from chalicelib.services import jobs as service
 from chalicelib.settings import get_settings
 from chalicelib.store.models import ApplicationModel, JobModel
@@ -27,8 +27,9 @@ def _create(call: Call, spec: JobSpec, operation: str) -> Reply:
         reply = job_reply(*service.create(call.user, spec), status=201)
         return 201, reply.body, reply.headers
 
+    scope = int(tenancy.writable_application(call.user, spec.applicationId).id)
     status, body, headers = idempotency.run_once(
-        operation, call.user, call.header("Idempotency-Key"), call.json, action
+        operation, call.user, scope, call.header("Idempotency-Key"), call.json, action
     )
     return Reply(body, status=status, headers=headers)
 
@@ -40,7 +41,7 @@ def create(call: Call) -> Reply:
 
 @bind(bp, contract.SCHEDULE)
 def schedule(call: Call) -> Reply:
-    spec = JobSpec.model_validate({**call.body.model_dump(exclude_none=True), "enabled": True})
+    spec = JobSpec.model_validate({**call.body.model_dump(mode="json", exclude_none=True), "enabled": True})
     return _create(call, spec, contract.SCHEDULE.key)
 
 
@@ -60,7 +61,11 @@ def get(call: Call) -> Reply:
 
 @bind(bp, contract.UPDATE)
 def update(call: Call) -> Reply:
-    return job_reply(*service.update(call.user, call.path["id"], call.body, call.header("If-Match")))
+    job, app, dropped = service.update(call.user, call.path["id"], call.body, call.header("If-Match"))
+    reply = job_reply(job, app)
+    if dropped:
+        reply.body["droppedCredentials"] = dropped
+    return reply
 
 
 @bind(bp, contract.DELETE)

@@ -18,12 +18,14 @@ from pydantic import ValidationError as PydanticError
 
 from chalicelib import auth
 from chalicelib.auth import Caller
+from chalicelib.contracts import json_values
 from chalicelib.contracts.base import Operation
 from chalicelib.contracts.validation import details_of
 from chalicelib.errors import (
     ApiError,
     Forbidden,
     InvalidJson,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -122,10 +124,10 @@ def _same_origin(request: Request) -> None:
         if auth.session_cookie(headers) is None or headers.get(UI_HEADER[0]) == UI_HEADER[1]:
             return
         raise Forbidden(f"a write with the session cookie needs the Origin header or {UI_HEADER[0]}: {UI_HEADER[1]}")
-    host = headers.get("host", "")
+    # The configured public origin only: the request's own Host header is the client's to choose.
     gateway = urlsplit(get_settings().gateway_url)
-    if origin not in {f"https://{host}", f"http://{host}", f"{gateway.scheme}://{gateway.netloc}"}:
-        raise Forbidden(f"cross-site request refused (Origin {origin[:100]})")
+    if origin.rstrip("/").lower() != f"{gateway.scheme}://{gateway.netloc}".lower():
+        raise Forbidden(f"cross-site request refused (Origin {origin[:100]!r} is not GATEWAY_URL's origin)")
 
 
 def _authorize(operation: Operation, request: Request) -> Caller | None:
@@ -158,9 +160,11 @@ def _parse_json(request: Request) -> Any:
     if not raw.strip():
         raise InvalidJson("a JSON object body is required")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidJson(f"request body is not valid JSON: {exc}") from exc
+        return json_values.loads(raw)
+    except json_values.JsonProblem as exc:
+        if exc.path:
+            raise InvalidJson(f"{exc.path}: {exc.message}", [{"field": exc.path, "message": exc.message}]) from exc
+        raise InvalidJson(f"request body is {exc.message}" if "nested" in exc.message else exc.message) from exc
 
 
 def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
@@ -180,7 +184,23 @@ def render(operation: Operation, reply: Reply) -> Response:
         return Response(body="", status_code=204, headers={k: v for k, v in headers.items() if k != "Content-Type"})
     if get_settings().validate_responses and operation.output is not None and status < 300:
         TypeAdapter(operation.output).validate_python(reply.body)
-    return Response(body=json.dumps(reply.body), status_code=status, headers=headers)
+    return Response(body=json_values.dumps(reply.body), status_code=status, headers=headers)
+
+
+CHALICE_CODES = {405: MethodNotAllowed}
+
+
+def chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: the few errors Chalice answers itself before a route runs (405 for a method a path does
+    not serve) get the service's one error shape, keeping their headers (`Allow`)."""
+    response = get_response(event)
+    body = response.body
+    kind = CHALICE_CODES.get(response.status_code)
+    if kind is not None and isinstance(body, dict) and "Code" in body and "error" not in body:
+        headers = {name: str(value) for name, value in (response.headers or {}).items()}
+        error = kind(str(body.get("Message") or kind.code), headers=headers)
+        return error_response(error)
+    return response
 
 
 def error_response(exc: ApiError) -> Response:
@@ -199,7 +219,9 @@ def decode_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+        if len(cursor) > 200:
+            raise ValueError
+        value = json_values.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
         after = int(value["after"])
         if not 0 <= after < 2**53:
             raise ValueError

@@ -6,13 +6,13 @@ Every file is validated before anything is written; each problem names file, ind
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError as PydanticError
 
+from chalicelib.contracts import json_values
 from chalicelib.contracts.models import ApplicationCreate, JobSpec
 from chalicelib.contracts.validation import details_of
 from chalicelib.errors import ApiError
@@ -43,7 +43,7 @@ class ApplicationFiles:
 
 def _read_json(path: Path, problems: list[Problem]) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json_values.loads(path.read_text(encoding="utf-8"), max_depth=json_values.MAX_DEPTH + 4)
     except (OSError, ValueError) as exc:
         problems.append(Problem(str(path), None, None, "file", f"not readable JSON: {exc}"))
         return None

@@ -5,37 +5,68 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
+from chalicelib.contracts import headers as header_rules
+from chalicelib.contracts import json_values
 from chalicelib.engine import cron
 
 MASK = "********"
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
-FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 NO_BODY_METHODS = ("GET", "HEAD")
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
 
 class Strict(BaseModel):
+    """What clients send: unknown fields refused, and no coercion (`"5000"` is not an integer, `"yes"` not a
+    boolean, `"get"` not a method)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+
+class Lax(BaseModel):
+    """Query strings (every value arrives as text) and what the service answers."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str) or not ISO_DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time string with a zone, e.g. 2026-01-20T10:00:00Z")
+    return value
+
+
+# A timestamp a client sends: ISO 8601 text with an offset, never an epoch number.
+IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
 
 # --- errors -------------------------------------------------------------------------------------
 
 
-class ErrorDetail(Strict):
+class ErrorDetail(Lax):
     field: str
     message: str
 
 
-class ErrorInfo(Strict):
+class ErrorInfo(Lax):
     code: str = Field(examples=["VALIDATION_ERROR"])
     message: str
     details: list[ErrorDetail] = []
 
 
-class ErrorResponse(Strict):
+class ErrorResponse(Lax):
     error: ErrorInfo
 
 
@@ -47,7 +78,7 @@ class ApplicationCreate(Strict):
     displayName: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class Application(Strict):
+class Application(Lax):
     id: int
     name: str
     displayName: str
@@ -56,25 +87,75 @@ class Application(Strict):
 # --- task configuration -------------------------------------------------------------------------
 
 
+def _header_name(name: str) -> str:
+    problem = header_rules.name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+def _header_value(value: str) -> str:
+    problem = header_rules.value_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _token(value: str) -> str:
+    if not header_rules.TOKEN68.fullmatch(value):
+        raise ValueError("must be printable ASCII without spaces or control characters")
+    return value
+
+
+def _text(value: str) -> str:
+    problem = header_rules.text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _user_name(value: str) -> str:
+    if ":" in value:
+        raise ValueError("must not contain ':' (it separates the user name from the password in basic auth)")
+    return _text(value)
+
+
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
+
+
+def _json_body(value: Any) -> Any:
+    json_values.check(value)
+    return value
+
+
 class BearerAuth(Strict):
     authMethod: Literal["bearer"]
-    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    token: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_token)]
 
 
 class BasicAuth(Strict):
     authMethod: Literal["basic"]
-    username: Annotated[str, Field(min_length=1, max_length=256)]
-    password: Annotated[str, Field(max_length=1024)]
+    username: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_user_name)]
+    password: Annotated[str, Field(max_length=1024), AfterValidator(_text)]
 
 
 class ApiKeyAuth(Strict):
     authMethod: Literal["apiKey"]
-    headerName: Annotated[str, Field(pattern=HEADER_NAME.pattern)]
-    key: Annotated[str, Field(min_length=1, max_length=4096)]
+    headerName: HeaderName
+    key: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_header_value)]
 
 
 TaskAuth = Annotated[BearerAuth | BasicAuth | ApiKeyAuth, Field(discriminator="authMethod")]
 AUTH_SECRET_FIELDS = ("token", "password", "key")
+AUTH_HEADER = "Authorization"
+
+
+def auth_header_name(auth: dict[str, Any] | None) -> str | None:
+    """The header a job's `auth` sets (Authorization, or the apiKey's own header)."""
+    if not auth:
+        return None
+    return str(auth["headerName"]) if auth.get("authMethod") == "apiKey" else AUTH_HEADER
 
 
 class TaskConfig(Strict):
@@ -83,31 +164,22 @@ class TaskConfig(Strict):
     endpoint: Annotated[str | None, Field(max_length=2048, description="Base URL, e.g. https://api.example.com")] = None
     path: Annotated[str | None, Field(max_length=2048, description="Path appended to endpoint; default `/`.")] = None
     url: Annotated[str | None, Field(max_length=4096, description="Full URL, instead of endpoint + path.")] = None
-    method: Annotated[str, Field(description="GET, POST, PUT, PATCH, DELETE or HEAD")] = "GET"
-    body: Any = Field(default=None, description="JSON body (POST/PUT/PATCH/DELETE).")
-    headers: dict[str, str] | None = None
+    method: Annotated[HttpMethod, Field(description="GET, POST, PUT, PATCH, DELETE or HEAD (upper case)")] = "GET"
+    body: Annotated[Any, AfterValidator(_json_body)] = Field(
+        default=None, description="JSON body (POST/PUT/PATCH/DELETE)."
+    )
+    headers: Annotated[dict[HeaderName, HeaderValue] | None, Field(max_length=100)] = None
+    secretHeaders: Annotated[
+        list[HeaderName] | None,
+        Field(
+            max_length=100,
+            description="More header names to treat as credentials (masked, never sent to another origin), beyond "
+            "the built-in rule: any name containing auth, token, key, secret, pass, pwd, cookie, session, "
+            "signature, jwt, bearer, otp, pin, csrf, cert or credential.",
+        ),
+    ] = None
     auth: TaskAuth | None = None
     timeout: Annotated[int, Field(ge=1000, le=900_000, description="Milliseconds")] = 30_000
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in HTTP_METHODS:
-            raise ValueError(f"must be one of {', '.join(HTTP_METHODS)}")
-        return upper
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for name, text in (value or {}).items():
-            if not HEADER_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid header name")
-            if name.lower() in FORBIDDEN_HEADERS:
-                raise ValueError(f"'{name}' is set by the scheduler and cannot be configured")
-            if "\r" in text or "\n" in text or len(text) > 8192:
-                raise ValueError(f"value of '{name}' must be one line of at most 8192 characters")
-        return value
 
     @model_validator(mode="after")
     def _target(self) -> TaskConfig:
@@ -122,8 +194,27 @@ class TaskConfig(Strict):
         return self
 
 
+def header_conflicts(config: TaskConfig) -> list[dict[str, str]]:
+    """Headers a request would carry twice: names equal but for case, or a header `auth` also sets."""
+    auth_header = auth_header_name(config.auth.model_dump() if config.auth else None)
+    problems: list[dict[str, str]] = []
+    seen: dict[str, str] = {}
+    for name in config.headers or {}:
+        lower = name.lower()
+        if lower in seen:
+            message = f"duplicates header '{seen[lower]}' (header names are case-insensitive)"
+            problems.append({"field": f"taskConfig.headers.{name}", "message": message})
+        elif auth_header is not None and lower == auth_header.lower():
+            message = "is also set by taskConfig.auth; give it in one place"
+            problems.append({"field": f"taskConfig.headers.{name}", "message": message})
+        seen[lower] = name
+    return problems
+
+
 class TaskConfigOut(TaskConfig):
     """As stored, with secrets replaced by `********`."""
+
+    model_config = ConfigDict(strict=False)
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -177,7 +268,7 @@ class JobSpec(Strict):
     pattern: Annotated[
         CronPattern | None, Field(description="5-field cron (or 6 with leading seconds), read in `timezone`.")
     ] = None
-    runAt: AwareDatetime | None = Field(default=None, description="One-off run at this instant (ISO-8601).")
+    runAt: IsoDateTime | None = Field(default=None, description="One-off run at this instant (ISO-8601).")
     timezone: Annotated[TimeZone, Field(description="IANA zone, default UTC")] = "UTC"
     taskType: Literal["HttpInvokerTask"] = "HttpInvokerTask"
     taskConfig: TaskConfig
@@ -218,19 +309,19 @@ class JobScheduleInput(Strict):
     applicationId: int = Field(ge=1, lt=2**53)
     name: JobName
     description: Annotated[str | None, Field(max_length=2000)] = None
-    runAt: AwareDatetime
-    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    runAt: IsoDateTime
+    timezone: Annotated[TimeZone, Field(description="IANA zone, default UTC")] = "UTC"
     taskConfig: TaskConfig
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
-class ApplicationRef(Strict):
+class ApplicationRef(Lax):
     id: int
     name: str
     displayName: str
 
 
-class Job(Strict):
+class Job(Lax):
     id: int
     application: ApplicationRef
     name: str
@@ -250,12 +341,17 @@ class Job(Strict):
     createdBy: str | None = None
     updatedAt: str
     updatedBy: str | None = None
+    droppedCredentials: list[str] | None = Field(
+        default=None,
+        description="Only in an update's answer: stored credentials (auth, credential headers) dropped because the "
+        "target moved to another scheme, host or port and the request did not supply them again.",
+    )
 
 
 # --- queries ------------------------------------------------------------------------------------
 
 
-class Page(Strict):
+class Page(Lax):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None
 
@@ -270,7 +366,7 @@ class ApplicationListQuery(Page):
     pass
 
 
-class Health(Strict):
+class Health(Lax):
     status: Literal["ok"]
 
 
@@ -285,7 +381,7 @@ class ExecutionError(BaseModel):
     stack: str | None = None
 
 
-class Execution(Strict):
+class Execution(Lax):
     id: int
     jobId: int
     applicationId: int
@@ -318,12 +414,12 @@ class ExecutionListQuery(Page):
     status: ExecutionStatus | None = None
 
 
-class JobCounts(Strict):
+class JobCounts(Lax):
     total: int
     enabled: int
 
 
-class ExecutionCounts(Strict):
+class ExecutionCounts(Lax):
     last24h: dict[str, int] = Field(
         description="Finished runs by status (hourly buckets); `skipped` counts dispatched slots that did not run:"
         " concurrencyPolicy forbid, or the job disabled, deleted or rescheduled after dispatch."
@@ -332,14 +428,16 @@ class ExecutionCounts(Strict):
     running: int
 
 
-class FireLag(Strict):
+class FireLag(Lax):
     p50: int | None
     p95: int | None
     p99: int | None
     samples: int
 
 
-class EngineStats(Strict):
+class EngineStats(Lax):
+    """`lastTick*` describe the whole engine and are shown to admins only (null for other users)."""
+
     lastTickAt: str | None
     lastTickDurationMs: int | None
     lastTickDispatched: int | None
@@ -347,7 +445,7 @@ class EngineStats(Strict):
     fireLagMs: FireLag
 
 
-class Stats(Strict):
+class Stats(Lax):
     jobs: JobCounts
     executions: ExecutionCounts
     engine: EngineStats

@@ -9,7 +9,7 @@ _UNION_TAGS = frozenset({"bearer", "basic", "apiKey"})
 
 
 def field_of(location: tuple[int | str, ...], prefix: str = "") -> str:
-    parts = [str(part) for part in location if part not in _UNION_TAGS]
+    parts = [str(part) for part in location if part not in _UNION_TAGS and part != "[key]"]
     name = ".".join(parts)
     if prefix:
         return f"{prefix}.{name}" if name else prefix

@@ -86,8 +86,8 @@ def test_disabled_job_is_paused_without_next_run(api, app_id):
         ({"taskConfig": {"endpoint": "https://a.example.com", "method": "TRACE"}}, "taskConfig.method"),
         ({"taskConfig": {"endpoint": "https://a.example.com", "body": {"a": 1}}}, "taskConfig"),
         ({"taskConfig": {"path": "/x"}}, "taskConfig"),
-        ({"taskConfig": {"endpoint": "https://a.example.com", "headers": {"Host": "evil"}}}, "taskConfig.headers"),
-        ({"taskConfig": {"endpoint": "https://a.example.com", "headers": {"X": "a\r\nB: c"}}}, "taskConfig.headers"),
+        ({"taskConfig": {"endpoint": "https://a.example.com", "headers": {"Host": "evil"}}}, "taskConfig.headers.Host"),
+        ({"taskConfig": {"endpoint": "https://a.example.com", "headers": {"X": "a\r\nB: c"}}}, "taskConfig.headers.X"),
         ({"taskConfig": {"endpoint": "https://a.example.com", "auth": {"authMethod": "digest"}}}, "taskConfig.auth"),
         (
             {"taskConfig": {"endpoint": "https://a.example.com", "auth": {"authMethod": "bearer"}}},

@@ -13,7 +13,7 @@ import pytest
 
 from bench.meter import Meter
 from chalicelib.settings import get_settings
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from app import app as chalice_app
 from chalicelib.store.models import ExecutionModel
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 JOBS = "/_/scheduler/jobs"
 EXECUTIONS = "/_/scheduler/executions"

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.engine.queue import ShardMessage, decode
 from chalicelib.settings import get_settings
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from chalicelib.clock import now_ms
 from chalicelib.settings import get_settings
 from chalicelib.store import executions as execution_store
 from chalicelib.store.models import ExecutionModel, JobModel
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 
 @pytest.mark.slow

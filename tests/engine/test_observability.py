@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from chalicelib.observability import logger
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 SECRETS = ("tok-secret-1", "hdr-secret-2", "pw-secret-3")
 

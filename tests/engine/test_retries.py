@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.contracts.models import RetryPolicy
 from chalicelib.invoker.run import retry_delay, retryable
-from tests.engine.test_runs import YEARLY
+from tests.conftest import YEARLY
 
 FAST = {"maxAttempts": 3, "backoff": {"initialSeconds": 1, "maxSeconds": 1}}
 

@@ -14,6 +14,7 @@ import pytest
 from chalicelib.clock import now_ms, to_ms
 from chalicelib.settings import get_settings
 from chalicelib.store.models import JobModel
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 JOBS = "/_/scheduler/jobs"
 
@@ -21,10 +22,6 @@ JOBS = "/_/scheduler/jobs"
 @pytest.fixture
 def app_id(api):
     return api.make_app()["id"]
-
-
-YEARLY = "0 0 1 1 *"  # only the slot a test forces with make_due falls inside the tick's horizon
-ONE_ATTEMPT = {"maxAttempts": 1}  # tests of a single attempt's outcome (retries have their own tests)
 
 
 def make(api, app_id, target, path="/ok", name="job", **config):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib.clock import now_ms
 from chalicelib.store import executions as execution_store
 from chalicelib.store.models import ExecutionModel
-from tests.engine.test_runs import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY
 
 
 def job_for(api, target, timeout=5000):
