@@ -1,26 +1,40 @@
-"""Secrets are write-only: auth secrets and credential-like headers leave the service as `********`."""
+"""Secrets are write-only: auth secrets and credential headers leave the service as `********`, and no error
+message stored or published carries one.
+
+A header is a credential by the broad name rule of `contracts.headers` (auth, token, key, secret, pass, cookie,
+session, …) or because its job lists it in `taskConfig.secretHeaders`.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from chalicelib.contracts.models import AUTH_SECRET_FIELDS, MASK
+from chalicelib.contracts.headers import is_credential
+from chalicelib.contracts.models import AUTH_SECRET_FIELDS, MASK, auth_header_name
 
-CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie)$|token|secret|passw|key|credential|session|signature",
-    re.IGNORECASE,
-)
+MAX_ERROR_MESSAGE = 1000
 
 
-def is_credential_header(name: str) -> bool:
-    return bool(CREDENTIAL_HEADER.search(name))
+def secret_header_names(config: dict[str, Any]) -> frozenset[str]:
+    """Lower-case names of the headers a job's `secretHeaders` marks secret."""
+    return frozenset(str(name).lower() for name in config.get("secretHeaders") or ())
 
 
-def mask_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+def credential_headers(config: dict[str, Any]) -> frozenset[str]:
+    """Lower-case names of every header of this task that carries a credential: by name, by `secretHeaders`,
+    and whatever `auth` adds; with Cookie and Proxy-Authorization, which always do."""
+    marked = secret_header_names(config)
+    names = {name.lower() for name in config.get("headers") or {} if is_credential(name, marked)}
+    auth_header = auth_header_name(config.get("auth"))
+    if auth_header:
+        names.add(auth_header.lower())
+    return frozenset(names | marked | {"authorization", "proxy-authorization", "cookie"})
+
+
+def mask_headers(headers: dict[str, str] | None, marked: frozenset[str] = frozenset()) -> dict[str, str] | None:
     if headers is None:
         return None
-    return {name: (MASK if is_credential_header(name) else value) for name, value in headers.items()}
+    return {name: (MASK if is_credential(name, marked) else value) for name, value in headers.items()}
 
 
 def mask_task_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +43,7 @@ def mask_task_config(config: dict[str, Any]) -> dict[str, Any]:
     if isinstance(masked.get("auth"), dict):
         masked["auth"] = {k: (MASK if k in AUTH_SECRET_FIELDS else v) for k, v in masked["auth"].items()}
     if isinstance(masked.get("headers"), dict):
-        masked["headers"] = mask_headers(masked["headers"])
+        masked["headers"] = mask_headers(masked["headers"], secret_header_names(config))
     return masked
 
 
@@ -52,3 +66,27 @@ def keep_masked_secrets(incoming: dict[str, Any], stored: dict[str, Any]) -> dic
             name: (by_lower.get(name.lower(), value) if value == MASK else value) for name, value in new_headers.items()
         }
     return result
+
+
+def secret_forms(config: dict[str, Any], sent_headers: dict[str, str]) -> list[str]:
+    """Every value of this task that must never appear in an error message: every header value sent (a message
+    cannot know which are harmless; the auth header included) and every auth field, each also in the escaped
+    forms `repr` shows, longest first."""
+    auth = config.get("auth") or {}
+    values = [
+        *sent_headers.values(),
+        *(str(auth[name]) for name in (*AUTH_SECRET_FIELDS, "username") if auth.get(name)),
+    ]
+    forms: set[str] = set()
+    for value in values:
+        forms.add(value)
+        forms.add(repr(value)[1:-1])
+        forms.add(repr(value.encode("utf-8", "backslashreplace"))[2:-1])
+    return sorted((form for form in forms if len(form) >= 3), key=len, reverse=True)
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    """`message` with every secret value replaced by the mask, at most MAX_ERROR_MESSAGE characters."""
+    for secret in secrets:
+        message = message.replace(secret, MASK)
+    return message[:MAX_ERROR_MESSAGE]

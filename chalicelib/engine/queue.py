@@ -29,21 +29,24 @@ class RunMessage:
     trigger: str = "schedule"
     execution_id: int | None = None
     dispatched_at: int | None = None
+    due_at: int | None = None  # a retry: when its backoff ends (lateness counts from then, not from the slot)
 
     def encode(self) -> str:
         body = {"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger}
-        return json.dumps({**body, "executionId": self.execution_id, "dispatchedAt": self.dispatched_at})
+        return json.dumps({**body, "executionId": self.execution_id, "dispatchedAt": self.dispatched_at,
+                           "dueAt": self.due_at})  # fmt: skip
 
     @classmethod
     def decode(cls, body: str) -> RunMessage:
         data = json.loads(body)
-        execution_id, dispatched_at = data.get("executionId"), data.get("dispatchedAt")
+        execution_id, dispatched_at, due_at = data.get("executionId"), data.get("dispatchedAt"), data.get("dueAt")
         return cls(
             int(data["jobId"]),
             int(data["slot"]),
             str(data.get("trigger", "schedule")),
             int(execution_id) if execution_id is not None else None,
             int(dispatched_at) if dispatched_at is not None else None,
+            int(due_at) if due_at is not None else None,
         )
 
 

@@ -11,9 +11,12 @@ connected to (see `transport.PinnedTransport`).
 from __future__ import annotations
 
 import ipaddress
+import posixpath
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import httpx
 
@@ -203,10 +206,47 @@ def parse(url: str) -> tuple[httpx.URL, str, int]:
     return parsed, host, port
 
 
-def check_url(url: str, *, resolver: Resolver | None = None, must_resolve: bool = True) -> Target:
-    """Decide whether `url` may be called. Raises UrlRefused; `socket.gaierror` when the name does not
-    resolve and `must_resolve` (at execution); at create/update an unresolvable name passes for now."""
+API_PREFIX = "/_/scheduler"
+SELF_CHECK = ("/_/scheduler/health", ("GET", "HEAD"))
+
+
+def _normal_path(path: str) -> str:
+    """The path as a server would route it: percent-decoded (repeatedly), slashes collapsed, dot segments
+    resolved, lower case."""
+    for _ in range(4):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    path = re.sub(r"/{2,}", "/", "/" + path.replace("\\", "/"))
+    return posixpath.normpath(path).lower()
+
+
+def api_path_problem(url: httpx.URL, method: str) -> str | None:
+    """This API's own paths are no target on its own origin (a job could trigger itself in a loop); only the
+    health check the demo calls is."""
+    gateway = httpx.URL(get_settings().gateway_url)
+    host = url.raw_host.decode("ascii", "replace").lower().rstrip(".")
+    if (url.scheme.lower(), host, url.port or DEFAULT_PORTS.get(url.scheme.lower(), 0)) != (
+        gateway.scheme, gateway.host.lower().rstrip("."), gateway.port or DEFAULT_PORTS.get(gateway.scheme, 0)
+    ):  # fmt: skip
+        return None
+    path = _normal_path(url.raw_path.decode("ascii", "replace").split("?", 1)[0])
+    if API_PREFIX not in path:
+        return None
+    health, methods = SELF_CHECK
+    if path.endswith(health) and path[: -len(health)] in ("", gateway.path.rstrip("/").lower()) and method in methods:
+        return None
+    return f"the scheduler's own API ({API_PREFIX}/…) cannot be a job's target, except GET {health}"
+
+
+def check_url(url: str, *, resolver: Resolver | None = None, must_resolve: bool = True, method: str = "GET") -> Target:
+    """Decide whether `url` may be called with `method`. Raises UrlRefused; `socket.gaierror` when the name does
+    not resolve and `must_resolve` (at execution); at create/update an unresolvable name passes for now."""
     parsed, host, port = parse(url)
+    api_problem = api_path_problem(parsed, method.upper())
+    if api_problem:
+        raise UrlRefused(api_problem)
     allowed = _allowed_by(parsed.scheme.lower(), host, port)
     address = parse_ip(host)
     if allowed:
@@ -267,7 +307,7 @@ def check_task_config(config: dict[str, object], resolver: Resolver | None = Non
         if authority_is_dynamic(url):
             return
         static = url.replace("${", "0{")  # parameters in the path keep it a path; the host is what matters here
-        check_url(static, resolver=resolver, must_resolve=False)
+        check_url(static, resolver=resolver, must_resolve=False, method=str(config.get("method") or "GET"))
     except UrlRefused as exc:
         field_name = exc.field if exc.field != "url" else field_name
         raise UrlNotAllowed.for_field(field_name, exc.reason) from exc

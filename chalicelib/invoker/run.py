@@ -7,6 +7,7 @@ is dropped by the pending -> running condition, so a slot never runs twice.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import random
 import time
@@ -17,13 +18,14 @@ from typing import Any
 
 from chalicelib import events
 from chalicelib.clock import iso, now_ms
+from chalicelib.contracts import json_values
 from chalicelib.contracts.models import RetryPolicy
 from chalicelib.engine import cron
 from chalicelib.engine.outcome import run_ended
 from chalicelib.engine.queue import RunMessage, ShardMessage, decode, delay_for, send
-from chalicelib.engine.tick import tick_shard
+from chalicelib.engine.tick import MISFIRE_GRACE_MS, tick_shard
 from chalicelib.invoker import guard, http, params
-from chalicelib.masking import mask_task_config
+from chalicelib.masking import credential_headers, mask_task_config, scrub, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
 from chalicelib.store import engine_state
@@ -32,6 +34,7 @@ from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
 
 MAX_EARLY_WAIT_MS = 2_000
+SNAPSHOT_BODY_BYTES = 4096
 RETRYABLE_CODES = frozenset({"ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND"})
 AUTH_HEADER = "Authorization"
 
@@ -56,6 +59,19 @@ def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
 
 
 def snapshot_of(job: JobModel, config: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """The job as this run used it: resolved, secrets masked, a large body cut to SNAPSHOT_BODY_BYTES (the
+    execution record must stay far below DynamoDB's 400 KB item limit whatever a job holds)."""
+    masked = mask_task_config(config)
+    truncated = None
+    if masked.get("body") is not None:
+        text = json.dumps(masked["body"])
+        if len(text) > SNAPSHOT_BODY_BYTES:
+            masked["body"], truncated = text[:SNAPSHOT_BODY_BYTES], True
+        else:
+            try:
+                json_values.check(masked["body"])
+            except json_values.JsonProblem:
+                masked["body"] = text  # not standard JSON (stored before the rules): kept as its text
     snapshot = {
         "id": int(job.id),
         "name": job.name,
@@ -64,44 +80,59 @@ def snapshot_of(job: JobModel, config: dict[str, Any], url: str | None) -> dict[
         "runAt": iso(job.runAt),
         "timezone": job.timezone,
         "taskType": job.taskType,
-        "taskConfig": mask_task_config(config),
+        "taskConfig": masked,
+        "bodyTruncated": truncated,
         "request": {"method": config.get("method", "GET"), "url": url},
     }
     return {key: value for key, value in snapshot.items() if value is not None}
 
 
 def perform(job: JobModel, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
-    """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer."""
+    """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer. Never raises:
+    whatever the job holds or the target sends, the run ends with a code, and no error message carries a header
+    value, token, password or key."""
+    secrets = secret_forms(job.taskConfig, {})
+    try:
+        outcome, sent = _perform(job, slot, resolver)
+        secrets = secret_forms(job.taskConfig, sent) + secrets
+    except Exception as exc:  # noqa: BLE001 - a run must finish; the cause is logged without its message
+        log.error("run could not be performed", extra={"exception": type(exc).__name__})
+        error = {"code": "CALL_ERROR", "message": f"the run could not be performed ({type(exc).__name__})"}
+        outcome = Outcome("failed", error=error, snapshot=snapshot_of(job, job.taskConfig, None))
+    if outcome.error is not None:
+        outcome.error = {**outcome.error, "message": scrub(outcome.error["message"], secrets)}
+    return outcome
+
+
+def _perform(job: JobModel, slot: int, resolver: guard.Resolver | None) -> tuple[Outcome, dict[str, str]]:
     try:
         config = params.resolve_task_config(job.taskConfig, slot, job.timezone)
     except params.ParamError as exc:
-        return Outcome(
-            "failed",
-            error={"code": "PARAM_ERROR", "message": str(exc)},
-            snapshot=snapshot_of(job, job.taskConfig, None),
-        )
+        error = {"code": "PARAM_ERROR", "message": str(exc)}
+        return Outcome("failed", error=error, snapshot=snapshot_of(job, job.taskConfig, None)), {}
+    headers = {**(config.get("headers") or {}), **_auth_headers(config.get("auth"))}
     try:
         url, _ = guard.compose(config)
     except guard.UrlRefused as exc:
-        return Outcome(
-            "failed", error={"code": "URL_NOT_ALLOWED", "message": exc.reason}, snapshot=snapshot_of(job, config, None)
-        )
+        error = {"code": "URL_NOT_ALLOWED", "message": exc.reason}
+        return Outcome("failed", error=error, snapshot=snapshot_of(job, config, None)), headers
     snapshot = snapshot_of(job, config, url)
     request = http.Request(
         method=config.get("method", "GET"),
         url=url,
-        headers={**(config.get("headers") or {}), **_auth_headers(config.get("auth"))},
+        headers=headers,
         body=config.get("body"),
         timeout_ms=int(config.get("timeout", 30_000)),
+        credential_headers=credential_headers(config),
     )
     try:
         response = http.call(request, resolver=resolver)
     except http.CallFailed as exc:
-        return Outcome("failed", error={"code": exc.code, "message": exc.message}, snapshot=snapshot)
+        return Outcome("failed", error={"code": exc.code, "message": exc.message}, snapshot=snapshot), headers
     if 200 <= response.status < 300:
-        return Outcome("succeeded", result=response.as_result(), snapshot=snapshot)
+        return Outcome("succeeded", result=response.as_result(), snapshot=snapshot), headers
     error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}
-    return Outcome("failed", result=response.as_result(), error=error, snapshot=snapshot)
+    return Outcome("failed", result=response.as_result(), error=error, snapshot=snapshot), headers
 
 
 def _cancel(message: RunMessage, code: str, reason: str) -> bool:
@@ -120,6 +151,19 @@ def _rescheduled(job: JobModel, message: RunMessage) -> bool:
     if job.pattern is None:
         return job.runAt != message.slot
     return not cron.fires_at(job.pattern, job.timezone, message.slot)
+
+
+def _misfired(job: JobModel, slot: int, now: int) -> bool:
+    """A run that reaches the invoker more than the misfire grace after its slot (the engine or its queue was
+    down) follows the job's misfirePolicy: `skip` runs none of them; `fire_once` runs only the latest missed slot,
+    the one whose next slot is not itself missed. So an outage never ends in a burst of old runs."""
+    if now - slot <= MISFIRE_GRACE_MS:
+        return False
+    if job.misfirePolicy == "skip":
+        return True
+    if job.pattern is None:
+        return False  # a one-off job's only slot is its latest
+    return cron.next_after(job.pattern, job.timezone, slot) < now - MISFIRE_GRACE_MS
 
 
 def _wait_for_slot(message: RunMessage) -> bool:
@@ -156,6 +200,11 @@ def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
     if message.trigger == "schedule" and _rescheduled(job, message):
         _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
         return "cancelled"
+    if message.trigger == "schedule" and message.due_at is None and _misfired(job, message.slot, now_ms()):
+        count("MisfiresSkipped")
+        _cancel(message, "MISFIRE_SKIPPED", f"the run was due more than {MISFIRE_GRACE_MS // 1000} s ago; "
+                f"misfirePolicy {job.misfirePolicy or 'fire_once'} leaves it out")  # fmt: skip
+        return "skipped"
     if job.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(message.job_id, message.slot):
         log.info("slot skipped: the previous run is still in flight", extra={"applicationId": int(job.applicationId)})
         count("OverlapSkipped")
@@ -225,7 +274,8 @@ def _retry(job: JobModel, message: RunMessage, execution: ExecutionModel, outcom
         return False
     retry_after = ((outcome.result or {}).get("headers") or {}).get("retry-after")
     delay = retry_delay(policy, attempt, retry_after)
-    again = RunMessage(message.job_id, message.slot, message.trigger, message.execution_id, dispatched_at=now_ms())
+    again = RunMessage(message.job_id, message.slot, message.trigger, message.execution_id, dispatched_at=now_ms(),
+                       due_at=now_ms() + delay * 1000)  # fmt: skip
     if send([(again, delay)]):
         return False  # the queue refused: record this attempt's outcome as final
     if not execution_store.retry_later(execution, attempts, now_ms() + delay * 1000):

@@ -36,7 +36,7 @@ class PinnedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            target = guard.check_url(str(request.url), resolver=self._resolver)
+            target = guard.check_url(str(request.url), resolver=self._resolver, method=request.method)
         except (socket.gaierror, UnicodeError) as exc:
             raise NameNotResolved(f"{request.url.host} does not resolve") from exc
         if not target.addresses:  # an allowed host given by name: the operator vouched for it

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from pydantic import ValidationError as PydanticError
 
 from chalicelib import events
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms, to_ms
-from chalicelib.contracts.models import JobSpec, JobUpdate, RetryPolicy, TaskConfig
+from chalicelib.contracts.headers import is_credential
+from chalicelib.contracts.models import MASK, JobSpec, JobUpdate, RetryPolicy, TaskConfig, header_conflicts
 from chalicelib.contracts.validation import details_of
 from chalicelib.engine import cron
 from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from chalicelib.invoker import guard, params
-from chalicelib.masking import keep_masked_secrets, mask_task_config
+from chalicelib.masking import keep_masked_secrets, mask_task_config, secret_header_names
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
 from chalicelib.store import jobs as job_store
@@ -86,6 +88,9 @@ def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
         raise ValidationError.for_field("pattern", "give exactly one of pattern (recurring) and runAt (one-off)")
     if spec.runAt is not None and schedule_changed and to_ms(spec.runAt) <= now_ms():
         raise ValidationError.for_field("runAt", "must be in the future")
+    conflicts = header_conflicts(spec.taskConfig)
+    if conflicts:
+        raise ValidationError(f"{conflicts[0]['field']}: {conflicts[0]['message']}", conflicts)
     config = stored_task_config(spec.taskConfig)
     params.check_task_config(config)
     guard.check_task_config(config)
@@ -183,9 +188,11 @@ def retry_policy_of(job: JobModel) -> RetryPolicy:
     return RetryPolicy.model_validate(job.retryPolicy or {})
 
 
-def merge(job: JobModel, patch: JobUpdate) -> dict[str, Any]:
-    """Top-level fields replace; taskConfig keys merge one level deep; null removes."""
+def merge(job: JobModel, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
+    """Top-level fields replace; taskConfig keys merge one level deep; null removes. Also returns the stored
+    credentials dropped because the target moved to another origin (see `_drop_moved_credentials`)."""
     merged = spec_of(job)
+    dropped: list[str] = []
     for field in patch.model_fields_set:
         value = getattr(patch, field)
         if field == "taskConfig" and value is not None:
@@ -195,22 +202,68 @@ def merge(job: JobModel, patch: JobUpdate) -> dict[str, Any]:
                     config.pop(key, None)
                 else:
                     config[key] = item
-            merged["taskConfig"] = keep_masked_secrets(config, job.taskConfig)
+            if _origin(config) == _origin(job.taskConfig):
+                merged["taskConfig"] = keep_masked_secrets(config, job.taskConfig)
+            else:
+                dropped = _drop_moved_credentials(config, value)
+                merged["taskConfig"] = config
         elif value is None:
             merged.pop(field, None)
         else:
             merged[field] = value
     if merged.get("applicationId") != int(job.applicationId):
         raise ValidationError.for_field("applicationId", "cannot be changed; create the job in the other application")
-    return merged
+    return merged, dropped
 
 
-def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) -> tuple[JobModel, ApplicationModel]:
+def _origin(config: dict[str, Any]) -> tuple[str, ...]:
+    """Scheme, host and port of the task's target, as far as they are known before parameters resolve."""
+    try:
+        url, _ = guard.compose(config)
+    except guard.UrlRefused:
+        return ("invalid", str(config.get("url") or config.get("endpoint")))
+    if guard.authority_is_dynamic(url):
+        return ("dynamic", url.split("://", 1)[-1].split("/", 1)[0])
+    try:
+        parsed = httpx.URL(url.replace("${", "0{"))
+    except (httpx.InvalidURL, ValueError):
+        return ("invalid", url)
+    scheme = parsed.scheme.lower()
+    return scheme, parsed.host.lower().rstrip("."), str(parsed.port or guard.DEFAULT_PORTS.get(scheme, 0))
+
+
+def _drop_moved_credentials(config: dict[str, Any], supplied: dict[str, Any]) -> list[str]:
+    """The target moved to another origin: as a browser does, its stored credentials do not follow it. Keep
+    only those this very request supplies again (not as the `********` mask); drop the rest and name them."""
+    dropped: list[str] = []
+    auth = supplied.get("auth")
+    fresh_auth = isinstance(auth, dict) and MASK not in auth.values()
+    if config.get("auth") and not fresh_auth:
+        config.pop("auth")
+        dropped.append("taskConfig.auth")
+    headers = dict(config.get("headers") or {})
+    given = supplied.get("headers")
+    fresh_headers: dict[str, Any] = given if isinstance(given, dict) else {}
+    marked = secret_header_names(config)
+    for name in list(headers):
+        if is_credential(name, marked) and fresh_headers.get(name, MASK) == MASK:
+            headers.pop(name)
+            dropped.append(f"taskConfig.headers.{name}")
+    if "headers" in config:
+        config["headers"] = headers
+    return dropped
+
+
+def update(
+    caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None
+) -> tuple[JobModel, ApplicationModel, list[str]]:
+    """Apply a partial update; also returns the credentials dropped because the target moved (for the answer)."""
     job, app = get_visible(caller, job_id)
     if not matches(if_match, job):
         raise PreconditionFailed(f"job {job_id} has changed (ETag {etag(job)}); read it again")
+    merged, dropped = merge(job, patch)
     try:
-        spec = JobSpec.model_validate(merge(job, patch))
+        spec = JobSpec.model_validate(merged)
     except PydanticError as exc:
         raise ValidationError("the updated job is not valid", details_of(exc)) from exc
     schedule_changed = any(field in patch.model_fields_set for field in SCHEDULE_FIELDS)
@@ -221,7 +274,7 @@ def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) 
         raise _name_conflict(job.name) from exc
     except job_store.StaleVersion as exc:
         raise PreconditionFailed(f"job {job_id} changed while it was being updated; read it again") from exc
-    return job, app
+    return job, app, dropped
 
 
 def delete(caller: Caller, job_id: int) -> None:

@@ -46,6 +46,32 @@ def test_sending_the_mask_back_keeps_the_stored_secret(api):
 def test_a_new_secret_replaces_the_old(api):
     app = api.make_app()
     job = api.make_job(app["id"], taskConfig=SECRET_TASK)
-    new_auth = {"authMethod": "bearer", "token": "fresh"}
+    new_auth = {"authMethod": "apiKey", "headerName": "X-Other-Key", "key": "fresh"}
     api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": {"auth": new_auth}})
     assert job_store.get(job["id"]).taskConfig["auth"] == new_auth
+
+
+CREDENTIAL_NAMES = ["X-Auth", "Api-Auth", "X-Access-Token", "X-Jwt", "X-Bearer", "X-Otp", "X-Pin", "X-Pass", "X-Csrf",
+                    "X-Client-Cert", "X-Auth-User", "X-Pwd", "X-Session", "X-Signature", "X-Credential", "X-Secret",
+                    "Proxy-Authorization", "Set-Cookie", "X-Api-Key"]  # fmt: skip
+
+
+def test_every_header_whose_name_suggests_a_credential_is_masked(api):
+    app = api.make_app()
+    headers = {name: f"v-{index}" for index, name in enumerate(CREDENTIAL_NAMES)}
+    job = api.make_job(app["id"], taskConfig={"endpoint": "https://api.example.com", "headers": headers})
+    for shown in (job, api.get(f"/_/scheduler/jobs/{job['id']}").json):
+        assert shown["taskConfig"]["headers"] == dict.fromkeys(CREDENTIAL_NAMES, "********")
+
+
+def test_a_job_marks_more_headers_secret_with_secret_headers(api, engine, target):
+    app = api.make_app()
+    task = {"endpoint": target.base, "path": "/echo", "headers": {"X-Tenant": "acme-42", "X-Trace": "t"},
+            "secretHeaders": ["x-tenant"]}  # fmt: skip
+    job = api.make_job(app["id"], pattern="0 0 1 1 *", taskConfig=task, retryPolicy={"maxAttempts": 1})
+    assert job["taskConfig"]["headers"] == {"X-Tenant": "********", "X-Trace": "t"}
+    assert job["taskConfig"]["secretHeaders"] == ["x-tenant"]
+    execution = engine.run_job(api, job)
+    assert execution["jobSnapshot"]["taskConfig"]["headers"]["X-Tenant"] == "********"
+    assert target.requests[0]["headers"]["X-Tenant"] == "acme-42"  # the target still gets it
+    assert "acme-42" not in json.dumps(api.get(f"/_/scheduler/executions/{execution['id']}").json)
