@@ -11,7 +11,7 @@ MOTO_PORT ?= 4566
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt check bench browser screenshots openapi bootstrap package deploy install clean
+.PHONY: run test test-fast lint fmt check bench browser screenshots openapi bootstrap package deploy install clean token
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
@@ -63,6 +63,10 @@ fmt: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 check: lint test
+
+## token: an admin token signed with JWT_SECRET (make -s token; ARGS="--apps demo" for a member's)
+token: $(STAMP)
+	@$(PY) -m chalicelib.local.token $(ARGS)
 
 ## bootstrap: sync bootstrap/ into the running local stack (make run in another terminal)
 bootstrap: $(STAMP)

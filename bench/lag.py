@@ -4,7 +4,6 @@ jobs on 6-field patterns spread over the seconds of each minute, lag read back f
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -13,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
 from bench.local import Target, free_port
+from chalicelib.auth import ADMIN_ROLE
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 - a throwaway local stack's secret
 
 
 def percentile(values: list[int], fraction: float) -> int:
@@ -31,20 +33,18 @@ def fire_lag(jobs: int = 20, seconds: int = 150) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI",
                                                                    "INVOKER_", "EVENT_"))}  # fmt: skip
     env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": target.base.split("//")[1],
-                "PYTHONUNBUFFERED": "1", "JWT_SECRET": "bench-secret-0123456789abcdef0123456789"})  # fmt: skip
+                "PYTHONUNBUFFERED": "1", "JWT_SECRET": SECRET})  # fmt: skip
     env.pop("GATEWAY_URL", None)
     log = Path(tempfile.mkstemp(suffix=".log")[1])
     with log.open("w") as sink:
         process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
                                    stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        token = None
-        while token is None:
+        while "The demo job" not in log.read_text():
             time.sleep(0.2)
             if process.poll() is not None:
                 raise RuntimeError(log.read_text())
-            found = re.search(r"export TOKEN=(\S+)", log.read_text())
-            token = found.group(1) if found else None
+        token = jwt.encode({"sub": "bench", "roles": [ADMIN_ROLE], "exp": int(time.time()) + 3600}, SECRET)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}/_/scheduler",
                               headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
         app_id = client.post("/applications", json={"name": "lag", "displayName": "Fire lag"}).json()["id"]

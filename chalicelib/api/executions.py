@@ -11,6 +11,7 @@ from chalicelib.clock import to_ms
 from chalicelib.contracts import executions as contract
 from chalicelib.services import executions as service
 from chalicelib.services import idempotency
+from chalicelib.services import jobs as job_service
 from chalicelib.settings import get_settings
 from chalicelib.store import executions as execution_store
 
@@ -25,8 +26,9 @@ def trigger(call: Call) -> Reply:
         return 202, execution_store.to_api(execution), {"Location": location}
 
     key = call.header("Idempotency-Key")
+    _, app = job_service.get_visible(call.user, call.path["id"])
     status, body, headers = idempotency.run_once(
-        f"{contract.TRIGGER.key}#{call.path['id']}", call.user, key, {}, action
+        f"{contract.TRIGGER.key}#{call.path['id']}", call.user, int(app.id), key, {}, action
     )
     return Reply(body, status=status, headers=headers)
 

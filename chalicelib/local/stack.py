@@ -94,12 +94,12 @@ class Stack:
         if not _port_free(port):
             raise SystemExit(f"PORT {port} is in use; set PORT to another port")
         from chalice.cli import factory
-        from chalice.local import create_local_server
 
         from app import app
+        from chalicelib.local.server import local_server
 
         config = factory.CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
-        self.api = create_local_server(app, config, "127.0.0.1", port)
+        self.api = local_server(app, config, "127.0.0.1", port)
         self._spawn("api", self.api.serve_forever)
 
     # -- engine --
@@ -197,30 +197,42 @@ def banner(port: int) -> str:
     from chalicelib.settings import DEV_JWT_SECRET, get_settings
 
     settings = get_settings()
-    token = issue_dev_token("admin", roles=[ADMIN_ROLE])
     base = f"http://127.0.0.1:{port}/_/scheduler"
-    secret = (
-        "the dev default (set JWT_SECRET to change)" if settings.jwt_secret == DEV_JWT_SECRET else "from JWT_SECRET"
-    )
-    return "\n".join([
+    lines = [
         "",
         "Scheduler is running locally",
         f"  API          {base}   (OpenAPI: {base}/openapi.json)",
         f"  Admin UI     {base}/ui",
         f"  AWS (moto)   {settings.aws_endpoint_url}",
         f"  Gateway URL  {settings.gateway_url}",
-        f"  JWT secret   {secret}: {settings.jwt_secret}",
-        "",
-        "Sign in to the Admin UI as the dev admin (one click; the token stays in the #fragment, out of logs):",
-        f"  {base}/ui#/signin?token={token}",
-        "Admin token (24 h):",
-        f"  export TOKEN={token}",
-        "Try:",
-        f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/jobs',
-        "",
-        "The demo job self-health-check runs every minute; Ctrl-C stops everything.",
-        "",
-    ])  # fmt: skip
+    ]
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        token = issue_dev_token("admin", roles=[ADMIN_ROLE])
+        lines += [
+            f"  JWT secret   the dev default (set JWT_SECRET to change): {DEV_JWT_SECRET}",
+            "",
+            "Sign in to the Admin UI as the dev admin (one click; the token stays in the #fragment, out of logs):",
+            f"  {base}/ui#/signin?token={token}",
+            "Admin token (24 h):",
+            f"  export TOKEN={token}",
+        ]
+    else:  # the user's own secret, and anything signed with it, stays off the screen and out of logs
+        lines += [
+            "  JWT secret   from JWT_SECRET (not printed)",
+            "",
+            "Make an admin token signed with your JWT_SECRET (24 h):",
+            "  export TOKEN=$(make -s token)",
+        ]
+    return "\n".join(
+        [
+            *lines,
+            "Try:",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/jobs',
+            "",
+            "The demo job self-health-check runs every minute; Ctrl-C stops everything.",
+            "",
+        ]
+    )
 
 
 def main() -> int:

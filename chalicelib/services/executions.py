@@ -9,11 +9,12 @@ from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms
 from chalicelib.engine.queue import RunMessage, send
 from chalicelib.engine.tick import BACKLOG_AFTER_MS
-from chalicelib.errors import ApiError, NotFound
+from chalicelib.errors import ApiError, NotFound, TooManyRequests
 from chalicelib.ids import slot_of
 from chalicelib.services import jobs as job_service
 from chalicelib.services import tenancy
-from chalicelib.store import engine_state
+from chalicelib.settings import get_settings
+from chalicelib.store import engine_state, keys
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
@@ -26,8 +27,11 @@ class Unavailable(ApiError):
 
 
 def trigger(caller: Caller, job_id: int) -> ExecutionModel:
-    """A manual run now: a pending execution at the trigger's millisecond, sent without delay."""
+    """A manual run now: a pending execution at the trigger's millisecond, sent without delay. Limited per job
+    and per application each minute, so a job that triggers itself or another (through GATEWAY_URL) cannot
+    loop: 429 with Retry-After."""
     job, _ = job_service.get_visible(caller, job_id)
+    _take_trigger(int(job.id), int(job.applicationId))
     for attempt in range(5):
         slot = now_ms() + attempt
         execution = execution_store.create_pending(
@@ -41,6 +45,19 @@ def trigger(caller: Caller, job_id: int) -> ExecutionModel:
         execution_store.fail_pending(int(job.id), slot, now_ms(), "DISPATCH_FAILED", "the run queue refused it")
         raise Unavailable("the run queue is not reachable; the run was recorded as failed")
     return execution
+
+
+def _take_trigger(job_id: int, application_id: int) -> None:
+    settings = get_settings()
+    now = now_ms()
+    minute = now // 60_000
+    retry_after = {"Retry-After": str(max(1, 60 - (now // 1000) % 60))}
+    if not keys.take(f"rate#trigger#app#{application_id}#{minute}", settings.trigger_limit_per_application, 120):
+        raise TooManyRequests(f"at most {settings.trigger_limit_per_application} manual runs a minute per "
+                              "application; retry later", headers=retry_after)  # fmt: skip
+    if not keys.take(f"rate#trigger#job#{job_id}#{minute}", settings.trigger_limit_per_job, 120):
+        raise TooManyRequests(f"at most {settings.trigger_limit_per_job} manual runs a minute per job; retry later",
+                              headers=retry_after)  # fmt: skip
 
 
 def visible(caller: Caller, execution: ExecutionModel | None, label: int) -> ExecutionModel:
@@ -107,7 +124,7 @@ def stats(caller: Caller) -> dict[str, Any]:
     inflight = [item for item in execution_store.inflight() if int(item.applicationId) in allowed]
     recent, _ = execution_store.list_recent(app_ids, None, LAG_SAMPLE, None)
     lags = sorted(int(item.lagMs) for item in recent if item.lagMs is not None and item.trigger == "schedule")
-    tick = engine_state.last_tick()
+    tick = engine_state.last_tick() if caller.is_admin else {}  # the engine is global: admins only
     return {
         "jobs": {"total": total, "enabled": enabled},
         "executions": {

@@ -19,13 +19,17 @@ def _fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def run_once(operation: str, caller: Caller, key: str | None, body: Any, action: Callable[[], Reply]) -> Reply:
-    """Run `action` once per (operation, caller, key); later calls with the key get its stored reply."""
+def run_once(
+    operation: str, caller: Caller, scope: int, key: str | None, body: Any, action: Callable[[], Reply]
+) -> Reply:
+    """Run `action` once per (operation, application `scope`, caller, key); later calls with the key get its
+    stored reply. The caller must have been authorised for `scope` already: a replay is never an answer about an
+    application the current token may not see."""
     if key is None:
         return action()
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise ValidationError.for_field("Idempotency-Key", "must be 1 to 255 printable characters")
-    record = f"idem#{operation}#{caller.user}#{hashlib.sha256(key.encode()).hexdigest()}"
+    record = f"idem#{operation}#{scope}#{caller.user}#{hashlib.sha256(key.encode()).hexdigest()}"
     fingerprint = _fingerprint(body)
     if not keys.put_new(record, {"hash": fingerprint, "state": "started"}, TTL_SECONDS):
         return _replay(record, fingerprint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.store.models import KeyModel
 
@@ -62,3 +62,19 @@ def put(key: str, data: dict[str, Any], ttl_seconds: int) -> None:
 
 def delete(key: str) -> None:
     KeyModel(key).delete()
+
+
+def take(key: str, limit: int, ttl_seconds: int) -> bool:
+    """Count one use of `key` unless it has reached `limit` (a fixed-window rate limit: one conditional ADD);
+    False when the limit is reached."""
+    item = KeyModel(key)
+    try:
+        item.update(
+            actions=[KeyModel.value.add(1), KeyModel.expiresAt.set(int(time.time()) + ttl_seconds)],
+            condition=KeyModel.value.does_not_exist() | (KeyModel.value < limit),
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -141,12 +141,16 @@ def test_a_cookie_write_without_origin_needs_the_ui_header(api, browser):
     assert ui.status == 201
 
 
-def test_a_cookie_write_from_the_same_origin_is_accepted(api, browser):
+def test_a_cookie_write_is_accepted_from_gateway_urls_origin_only(api, browser):
+    """The request's own Host is the client's to choose: an Origin matching it proves nothing."""
     client, cookie = browser
     app_id = api.make_app()["id"]
-    for origin in (f"https://{HOST}", "http://127.0.0.1:8000"):  # the second is GATEWAY_URL's origin
-        name = f"same-{origin.split(':')[0]}"
-        assert client.post(JOBS, job_body(app_id, name), headers={**cookie, "Origin": origin}).status == 201
+    gateway = {**cookie, "Origin": "http://127.0.0.1:8000"}  # GATEWAY_URL's origin
+    assert client.post(JOBS, job_body(app_id, "same-origin"), headers=gateway).status == 201
+    for origin, host in ((f"https://{HOST}", HOST), ("http://evil.example", "evil.example")):
+        forged = {**cookie, "Origin": origin, "Host": host}
+        assert client.post(JOBS, job_body(app_id, f"forged-{host}"), headers=forged).status == 403
+    assert [job["name"] for job in api.get(JOBS).json] == ["same-origin"]
 
 
 def test_bearer_clients_are_unaffected_by_origin(api):

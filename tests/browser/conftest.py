@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with local_stack(tmp_path_factory.mktemp("stack")) as running:
+    with local_stack(tmp_path_factory.mktemp("stack"), jwt_secret=None) as running:
         assert running["sign_in"], "make run printed no sign-in link"
         yield running
 
