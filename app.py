@@ -8,6 +8,7 @@ from chalice import Chalice, Rate
 from chalicelib.api import applications, cron, executions, jobs, routing, stats, system, ui
 from chalicelib.bootstrap import handler as bootstrap
 from chalicelib.engine import tick as engine
+from chalicelib.invoker import dead_letters
 from chalicelib.invoker import run as invoker
 from chalicelib.settings import get_settings
 
@@ -26,6 +27,12 @@ def tick(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
 def invoke(event: Any) -> dict[str, Any]:
     return invoker.handle_batch([record.to_dict() for record in event])
+
+
+# A run message that failed every delivery: its run ends failed (LOST), with its event and count.
+@app.on_sqs_message(queue=get_settings().dead_letter_queue_name, batch_size=10)
+def dead_letters_handler(event: Any) -> dict[str, Any]:
+    return dead_letters.handle([record.to_dict() for record in event])
 
 
 @app.lambda_function(name="bootstrap")

@@ -1,7 +1,7 @@
-"""CPU per run on the client side (our code and botocore, not moto): the tick and the invoker each run in a
-child process against the bench's moto server, which measures its own CPU time around the work. This is
-what bounds one Lambda: Python threads share one core, so a tick that costs C ms of CPU per run cannot
-dispatch more than 60,000 / C runs in its minute, however many threads it has."""
+"""CPU on the client side (our code and botocore, not moto): the tick, its floor and the invoker each run in a
+child process against the bench's moto server and measure their own CPU time around the work. This is what a
+Lambda pays for: Python threads share one core, so a tick that costs C ms of CPU per slot cannot dispatch
+more than 60,000 / C slots in its minute, however many threads it has."""
 
 from __future__ import annotations
 
@@ -13,66 +13,99 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TICK = """
+MEASURE = """
 import json, resource, time
+def measure(work):
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    items = work()
+    r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    return {"cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, "wall": t1 - t0, "runs": items}
+"""
+
+TICK = (
+    MEASURE
+    + """
+import sys
 from chalicelib.engine.tick import tick
-from chalicelib.clock import now_ms
-r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-report = tick(now_ms())
-r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-print(json.dumps({"cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, "wall": t1 - t0,
-                  "runs": report.dispatched}))
+print(json.dumps(measure(lambda: tick(int(sys.argv[1])).dispatched)))
 """
+)
 
-FLOOR = """
-import json, resource, time
+FLOOR = (
+    MEASURE
+    + """
+import sys
 from bench.engine import floor_tick
-from chalicelib.clock import now_ms
-r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-runs = floor_tick(now_ms() + 90_000)
-r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-print(json.dumps({"cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, "wall": t1 - t0, "runs": runs}))
+print(json.dumps(measure(lambda: floor_tick(int(sys.argv[1]), int(sys.argv[2])))))
 """
+)
 
-INVOKER = """
-import json, resource, sys, time
-from chalicelib.engine.queue import RunMessage
-from chalicelib.invoker.run import handle_records
-from chalicelib.store import executions
+# Runs as Lambda gets them: the messages sent as the tick sends them, received 10 at a time, the handler's
+# CPU counted (not the receive and delete, which are the event source's); the first batch warms the process.
+INVOKER = (
+    MEASURE
+    + """
+import sys
 from chalicelib.clock import now_ms
-job_id, app_id, runs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+from chalicelib.engine import queue
+from chalicelib.engine.queue import RunMessage, send
+from chalicelib.invoker.run import handle_records
+app_id, first, jobs, runs = (int(value) for value in sys.argv[1:5])
 now = now_ms()
-records = []
-for i in range(runs):
-    slot = now - 60_000 - i
-    execution = executions.create_pending(job_id, app_id, slot, "schedule", now)
-    body = RunMessage(job_id, slot, "schedule", int(execution.id), dispatched_at=now).encode()
-    records.append({"messageId": str(i), "receiptHandle": str(i), "body": body, "attributes": {}})
-handle_records(records[:10])  # warm: clients, connections, imports on first use
-r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-for start in range(10, runs, 10):
-    assert handle_records(records[start:start + 10]) == []
-r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-print(json.dumps({"cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, "wall": t1 - t0,
-                  "runs": runs - 10}))
+send([(RunMessage(first + i % jobs, now - 2_000 - i, "schedule", app_id, dispatched_at=now, timeout=30), 0)
+      for i in range(runs)])
+sqs, url = queue.client(), queue.queue_url()
+batches = []
+for _ in range(4 * runs):
+    if sum(len(batch) for batch in batches) >= runs:
+        break
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    if got:
+        batches.append([{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "attributes": {}} for m in got])
+assert not handle_records(batches[0])
+def work():
+    for batch in batches[1:]:
+        assert not handle_records(batch)
+    return sum(len(batch) for batch in batches[1:])
+figures = measure(work)
+for batch in batches:
+    queue.delete([record["receiptHandle"] for record in batch])
+print(json.dumps(figures | {"batches": len(batches) - 1}))
 """
+)
+
+# A cold start's own work: importing the Lambda handler module (the interpreter's start is the runtime's).
+COLD = (
+    MEASURE
+    + """
+import importlib
+print(json.dumps(measure(lambda: bool(importlib.import_module("app")))))
+"""
+)
 
 
 def child(code: str, *args: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
-    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"bench child failed:\n{done.stderr[-4000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
 
-def tick_cpu() -> dict[str, float]:
-    return child(TICK)
+def tick_cpu(now: int) -> dict[str, float]:
+    return child(TICK, str(now))
 
 
-def floor_cpu() -> dict[str, float]:
-    return child(FLOOR)
+def floor_cpu(now: int, period_ms: int) -> dict[str, float]:
+    return child(FLOOR, str(now), str(period_ms))
 
 
-def invoker_cpu(job_id: int, app_id: int, runs: int) -> dict[str, float]:
-    return child(INVOKER, str(job_id), str(app_id), str(runs))
+def invoker_cpu(app_id: int, first_job: int, jobs: int, runs: int) -> dict[str, float]:
+    return child(INVOKER, str(app_id), str(first_job), str(jobs), str(runs))
+
+
+def cold_start_cpu() -> dict[str, float]:
+    return child(COLD)

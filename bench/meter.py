@@ -1,7 +1,8 @@
 """Count every AWS request the process makes, and the DynamoDB capacity units each one costs.
 
 Capacity is computed the way DynamoDB bills it, from the item images before and after each write (read
-with a separate, uncounted client): base table ceil(max(before, after) / 1 KB); every GSI the item is in
+with a separate, uncounted client): base table ceil(max(before, after) / 1 KB) (a failed conditional write
+bills the item as it stands); every GSI the item is in
 before or after costs a put, a delete, or both when its key changes (KEYS_ONLY/INCLUDE entries are the
 projected attributes plus 100 bytes of overhead). Reads: ceil(bytes / 4 KB), halved when eventually
 consistent. moto does not compute capacity, so this is the only honest source here.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
@@ -52,9 +54,12 @@ class Meter:
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.units: defaultdict[str, float] = defaultdict(float)  # "WRU:table", "RRU:table" (reads in halves)
+        self.ops: defaultdict[str, float] = defaultdict(float)  # "WRU:table:Operation", "RRU:table:Operation"
+        self.sizes: defaultdict[str, list[int]] = defaultdict(list)  # "Operation:table": bytes billed per write
         self.tables: dict[str, dict[str, Any]] = {}
         self.raw = boto3.client("dynamodb")
         self.capacity = True
+        self.latency_s = 0.0  # a simulated network round trip added to every request (moto answers in ~1 ms)
 
     def install(self) -> None:
         botocore.client.BaseClient._make_api_call = self.wrap(botocore.client.BaseClient._make_api_call)
@@ -65,6 +70,8 @@ class Meter:
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if client is meter.raw:
                 return original(client, operation, params)
+            if meter.latency_s:
+                time.sleep(meter.latency_s)
             service = client.meta.service_model.service_name
             before = meter._image(params) if service == "dynamodb" and operation in WRITES else None
             try:
@@ -109,12 +116,17 @@ class Meter:
             if operation in WRITES and before is not None:
                 after = before if failed else (self._image(params) or {})
                 units[f"WRU:{params['TableName']}"] += self.write_units(params["TableName"], before, after)
+                with self.lock:
+                    self.sizes[f"{operation}:{params['TableName']}"].append(max(item_size(before), item_size(after)))
             elif operation in ("GetItem", "Query", "BatchGetItem") and response is not None:
                 units = self.read_units(operation, params, response)
         with self.lock:
             self.requests[name] += 1
+            if name == "events.PutEvents" and not failed:  # EventBridge bills each entry, not the request
+                self.requests["events.PutEventsEntries"] += len(params.get("Entries", []))
             for key, value in units.items():
                 self.units[key] += value
+                self.ops[f"{key}:{operation}"] += value
 
     def write_units(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> int:
         schema = self._schema(table)
@@ -163,10 +175,38 @@ class Meter:
         return blocks if consistent else blocks / 2
 
     def snapshot(self) -> tuple[Counter[str], dict[str, float]]:
+        """The requests so far, and the units so far by table and operation (`WRU:table:Operation`)."""
         with self.lock:
-            return Counter(self.requests), dict(self.units)
+            return Counter(self.requests), dict(self.ops)
 
     def since(self, mark: tuple[Counter[str], dict[str, float]]) -> tuple[Counter[str], dict[str, float]]:
         requests, units = self.snapshot()
         grown = {key: value - mark[1].get(key, 0.0) for key, value in units.items()}
         return requests - mark[0], {key: value for key, value in grown.items() if value > 0}
+
+
+def total(units: dict[str, float], kind: str, table: str | None = None) -> float:
+    """The `kind` units (WRU or RRU) of counts from `since`, of one table (its short name) or of all."""
+    return sum(v for k, v in units.items() if k.startswith(kind) and (table is None or table_of(k) == table))
+
+
+def table_of(key: str) -> str:
+    """`WRU:scheduler-dev-executions:PutItem` -> `executions`."""
+    return key.split(":")[1].rsplit("-", 1)[-1]
+
+
+def by_table(units: dict[str, float], kind: str, per: float = 1.0) -> dict[str, float]:
+    found: defaultdict[str, float] = defaultdict(float)
+    for key, value in units.items():
+        if key.startswith(kind):
+            found[table_of(key)] += value / max(per, 1e-9)
+    return dict(sorted(found.items()))
+
+
+def by_operation(units: dict[str, float], kind: str, per: float = 1.0) -> dict[str, float]:
+    """`{"executions PutItem": 2.0, ...}`, per `per` runs."""
+    found: defaultdict[str, float] = defaultdict(float)
+    for key, value in units.items():
+        if key.startswith(kind):
+            found[f"{table_of(key)} {key.rsplit(':', 1)[1]}"] += value / max(per, 1e-9)
+    return dict(sorted(found.items()))

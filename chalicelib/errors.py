@@ -24,7 +24,13 @@ class ApiError(Exception):
 
     @classmethod
     def for_field(cls, field: str, message: str) -> ApiError:
-        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+        return cls.for_details([{"field": field, "message": message}])
+
+    @classmethod
+    def for_details(cls, details: list[dict[str, str]]) -> ApiError:
+        """The error for these problems; its message is the first one's, `field: message` (one formatter)."""
+        first = details[0] if details else {"field": "body", "message": "is not valid"}
+        return cls(f"{first['field']}: {first['message']}", details)
 
     def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message, self.details)
@@ -84,3 +90,7 @@ class MethodNotAllowed(ApiError):
 
 class TooManyRequests(ApiError):
     status, code = 429, "TOO_MANY_REQUESTS"
+
+
+class Unavailable(ApiError):
+    status, code = 503, "UNAVAILABLE"

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ship_bootstrap()
     try:
         # app.py names the invoker's queue at import, before Chalice applies the stage's variables
-        env = {**os.environ, "INVOKER_QUEUE_NAME": f"scheduler-{args.stage}-invoker"}
+        env = {**os.environ, "INVOKER_QUEUE_NAME": f"scheduler-{args.stage}-invoker",
+               "INVOKER_DLQ_NAME": f"scheduler-{args.stage}-invoker-dlq"}  # fmt: skip
         command = [sys.executable, "-m", "chalice", "deploy", "--stage", args.stage]
         subprocess.run(command, cwd=ROOT, check=True, env=env)  # noqa: S603 - fixed arguments
     finally:

@@ -45,8 +45,12 @@ from chalicelib.engine.tick import TickReport, tick
 from chalicelib.invoker import run as invoker
 from chalicelib.local.atomic import make_dynamodb_writes_atomic
 from chalicelib.local.infra import create_stack
+from chalicelib.local.moto_sqs import make_sqs_fast
 from chalicelib.settings import get_settings
-from chalicelib.store.models import ExecutionModel, JobModel, reset_connections
+from chalicelib.store import executions as execution_store
+from chalicelib.store import jobs as job_store
+from chalicelib.store.models import JobModel, reset_connections
+from chalicelib.store.records import Execution
 
 STACK_PREFIX = "scheduler-dev"
 
@@ -70,6 +74,7 @@ def aws() -> Iterator[None]:
     """A fresh moto account with the stack created from infra/template.yaml (its DynamoDB writes atomic, as
     DynamoDB's are: chalicelib/local/atomic.py)."""
     make_dynamodb_writes_atomic()
+    make_sqs_fast()
     with mock_aws():
         reset_caches()
         create_stack(prefix=STACK_PREFIX)
@@ -487,6 +492,27 @@ class Engine:
         )
         return slot
 
+    def queued(self) -> list[tuple[queue.Message, int]]:
+        """Every message of the invoker queue, delayed and in flight ones too (which `receive` cannot see), with
+        the moment (epoch ms) it can be received: read from moto's queue."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        held = sqs_backends[DEFAULT_ACCOUNT_ID][get_settings().region].queues[self.url.rsplit("/", 1)[1]]
+        return [(queue.decode(m.body), int(max(m.delayed_until, m.visible_at))) for m in list(held._messages)]
+
+    def redeliver(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages of these records come back now, as when their visibility timeout runs out."""
+        entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": 0}
+                   for i, r in enumerate(records)]  # fmt: skip
+        for start in range(0, len(entries), 10):
+            self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries[start : start + 10])
+        back: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while len(back) < len(records) and time.monotonic() < deadline:  # visible from the next millisecond
+            back += self.receive(wait=1)
+        return back
+
     def receive(self, wait: int = 0) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         while True:
@@ -496,8 +522,10 @@ class Engine:
             if not messages:
                 return records
             records.extend(
-                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]} for m in messages
-            )
+                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                 "attributes": m.get("Attributes", {})}  # as Lambda's event source passes them (receive count)
+                for m in messages
+            )  # fmt: skip
             wait = 0
 
     def deliver(self, records: list[dict[str, Any]], resolver: Any = None) -> list[dict[str, Any]]:
@@ -508,23 +536,194 @@ class Engine:
             queue.delete(done)
         return failed
 
+    def deliver_apart(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Deliver so no batch holds two messages of one (job, slot), each slot's first message in one batch and
+        its copies in the batches after: every copy then meets its run finished (in one batch, it would meet it
+        still running), whatever the threads' order."""
+        rounds: list[list[dict[str, Any]]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for record in records:
+            body = json.loads(record["body"])
+            key = (body.get("jobId"), body.get("slot"))
+            seen[key] = seen.get(key, -1) + 1
+            if seen[key] == len(rounds):
+                rounds.append([])
+            rounds[seen[key]].append(record)
+        return [failed for batch in rounds for failed in self.deliver(batch)]
+
     def run_due(self, resolver: Any = None) -> list[dict[str, Any]]:
         self.tick()
         return self.deliver(self.receive(), resolver)
 
-    def executions(self, job_id: int) -> list[ExecutionModel]:
-        return list(ExecutionModel.query(job_id, consistent_read=True))
+    def executions(self, job_id: int) -> list[Execution]:
+        """Every run of a job, oldest slot first."""
+        found, _ = execution_store.list_for_job(job_id, None, 10_000, None, None, None)
+        return sorted(found, key=lambda execution: execution.slot)
 
     def run_job(self, api: Api, job: dict[str, Any], resolver: Any = None) -> dict[str, Any]:
         """Make the job due now, run the tick and the invoker, and return that run as the API shows it."""
         slot = self.make_due(job["id"])
         assert self.run_due(resolver) == []
-        execution = ExecutionModel.get(job["id"], slot, consistent_read=True)
-        answer = api.get(f"/_/scheduler/executions/{int(execution.id)}")
+        execution = execution_store.get(job["id"], slot)
+        assert execution is not None, f"slot {slot} of job {job['id']} did not run"
+        answer = api.get(f"/_/scheduler/executions/{execution.id}")
         assert answer.status == 200, answer.body
         return answer.json
+
+
+def store_spec(job_id: int, **fields: Any) -> None:
+    """Overwrite fields of a stored job as they are, past every input rule: a job stored before today's rules
+    (or a state the API cannot produce). `taskConfig` replaces the whole task configuration."""
+    spec = job_store.raw_spec(job_id)
+    spec.update(fields)
+    job_store.write_raw_spec(job_id, spec)
 
 
 @pytest.fixture
 def engine(aws: None) -> Engine:
     return Engine()
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every event put on the bus from now on (by PutEvents, whenever the service sends it), as (detail type,
+    detail); nothing reaches the bus."""
+    events_seen: list[tuple[str, dict[str, Any]]] = []
+
+    class Bus:
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # boto3 names it Entries
+            events_seen.extend((entry["DetailType"], json.loads(entry["Detail"])) for entry in Entries)
+            return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i, _ in enumerate(Entries)]}
+
+    def client() -> Bus:
+        return bus
+
+    bus = Bus()
+    client.cache_clear = lambda: None  # type: ignore[attr-defined]  # stands in for the lru_cache'd client
+    monkeypatch.setattr(events, "_client", client)
+    return events_seen
+
+
+def run_events(seen: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The run events among `seen`: (started/succeeded/failed, the execution as the API shows it)."""
+    prefix = "scheduler.job.execution."
+    return [(kind.removeprefix(prefix), detail["execution"]) for kind, detail in seen if kind.startswith(prefix)]
+
+
+# --- DynamoDB write units, as DynamoDB bills them --------------------------------------------------------------
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+GSI_OVERHEAD = 100  # bytes DynamoDB adds to each index entry
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(raw.encode())
+    if kind == "N":
+        from decimal import Decimal
+
+        return 1 + -(-len(Decimal(raw).normalize().as_tuple().digits) // 2)
+    if kind == "B":
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in raw.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in raw)
+    return sum(len(str(v)) for v in raw)  # sets
+
+
+def _item_size(item: dict[str, Any] | None) -> int:
+    return sum(len(name.encode()) + _value_size(value) for name, value in (item or {}).items())
+
+
+class WriteUnits:
+    """Write units per table of every single-item DynamoDB write (PutItem, UpdateItem, DeleteItem), from the item
+    images before and after it (read with a separate, uncounted client; moto computes no capacity): the table
+    ceil(max(before, after) / 1 KB); each GSI entry put or deleted ceil((projected bytes + 100) / 1 KB), both
+    when its key changes. Transactions are not counted (the engine writes none)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.units: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.raw = boto3.client("dynamodb")
+        self.schemas: dict[str, tuple[list[str], list[tuple[list[str], str, list[str]]]]] = {}
+
+    def of(self, table: str) -> int:
+        return self.units.get(table, 0)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.units.clear()
+
+    def wrap(self, original: Any) -> Any:
+        meter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client is meter.raw or client.meta.service_model.service_name != "dynamodb" or operation not in WRITES:
+                return original(client, operation, params)
+            before = meter._image(params)
+            try:
+                return original(client, operation, params)
+            finally:  # a refused conditional write is billed too (for the item as it stands)
+                units = meter._units(params["TableName"], before, meter._image(params))
+                with meter.lock:
+                    meter.units[params["TableName"]] = meter.units.get(params["TableName"], 0) + units
+
+        return counted
+
+    def _schema(self, table: str) -> tuple[list[str], list[tuple[list[str], str, list[str]]]]:
+        if table not in self.schemas:
+            described = self.raw.describe_table(TableName=table)["Table"]
+            indexes = [([k["AttributeName"] for k in index["KeySchema"]], index["Projection"]["ProjectionType"],
+                        index["Projection"].get("NonKeyAttributes", []))
+                       for index in described.get("GlobalSecondaryIndexes", [])]  # fmt: skip
+            self.schemas[table] = ([k["AttributeName"] for k in described["KeySchema"]], indexes)
+        return self.schemas[table]
+
+    def _image(self, params: dict[str, Any]) -> dict[str, Any]:
+        keys, _ = self._schema(params["TableName"])
+        key = params.get("Key") or {name: params["Item"][name] for name in keys}
+        return self.raw.get_item(TableName=params["TableName"], Key=key, ConsistentRead=True).get("Item") or {}
+
+    def _units(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> int:
+        keys, indexes = self._schema(table)
+        total = max(1, -(-max(_item_size(before), _item_size(after)) // 1024))
+        for index_keys, projection, extra in indexes:
+            old, new = (self._entry(item, keys, index_keys, projection, extra) for item in (before, after))
+            if old is None and new is None:
+                continue
+            entry = lambda item: -(-(_item_size(item) + GSI_OVERHEAD) // 1024)  # noqa: E731
+            if old is None or new is None:
+                total += entry(old or new)
+            elif [before.get(k) for k in index_keys] != [after.get(k) for k in index_keys]:
+                total += entry(old) + entry(new)  # the entry moves: a delete and a put
+            elif old != new:
+                total += entry(new)
+        return total
+
+    @staticmethod
+    def _entry(item: dict[str, Any], keys: list[str], index_keys: list[str], projection: str,
+               extra: list[str]) -> dict[str, Any] | None:  # fmt: skip
+        if not item or any(k not in item for k in index_keys):
+            return None  # a sparse index holds only the items with its key attributes
+        if projection == "ALL":
+            return dict(item)
+        names = {*keys, *index_keys, *(extra if projection == "INCLUDE" else [])}
+        return {k: v for k, v in item.items() if k in names}
+
+
+@pytest.fixture
+def write_units(aws: None, monkeypatch: pytest.MonkeyPatch) -> WriteUnits:
+    """DynamoDB write units from now on, per table: `write_units.of(table)`, `write_units.clear()`."""
+    import botocore.client
+
+    meter = WriteUnits()
+    monkeypatch.setattr(
+        botocore.client.BaseClient, "_make_api_call", meter.wrap(botocore.client.BaseClient._make_api_call)
+    )
+    return meter

@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 @bind(bp, contract.CREATE)
 def create(call: Call) -> Reply:
     app = service.create(call.user, call.body)
-    location = f"{get_settings().gateway_url}/_/scheduler/applications/{app.id}"
+    location = contract.GET.url(get_settings().gateway_url, id=app.id)
     return Reply(service.to_api(app), headers={"Location": location})
 
 

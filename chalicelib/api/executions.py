@@ -13,7 +13,6 @@ from chalicelib.services import executions as service
 from chalicelib.services import idempotency
 from chalicelib.services import jobs as job_service
 from chalicelib.settings import get_settings
-from chalicelib.store import executions as execution_store
 
 bp = Blueprint(__name__)
 
@@ -22,8 +21,8 @@ bp = Blueprint(__name__)
 def trigger(call: Call) -> Reply:
     def action() -> tuple[int, Any, dict[str, str]]:
         execution = service.trigger(call.user, call.path["id"])
-        location = f"{get_settings().gateway_url}/_/scheduler/executions/{execution.id}"
-        return 202, execution_store.to_api(execution), {"Location": location}
+        location = contract.GET.url(get_settings().gateway_url, id=execution.id)
+        return 202, service.to_api(execution), {"Location": location}
 
     key = call.header("Idempotency-Key")
     _, app = job_service.get_visible(call.user, call.path["id"])
@@ -45,16 +44,16 @@ def job_executions(call: Call) -> Reply:
         from_ms=to_ms(query.from_) if query.from_ else None,
         until_ms=to_ms(query.to) if query.to else None,
     )
-    return page_reply(call, [execution_store.to_api(e) for e in found], more, int(found[-1].slot) if found else None)
+    return page_reply(call, [service.to_api(e) for e in found], more, found[-1].slot if found else None)
 
 
 @bind(bp, contract.GET)
 def get(call: Call) -> dict[str, Any]:
-    return execution_store.to_api(service.get(call.user, call.path["id"]))
+    return service.to_api(service.get(call.user, call.path["id"]))
 
 
 @bind(bp, contract.LIST)
 def recent(call: Call) -> Reply:
     before = decode_cursor(call.query.cursor) or None
     found, more = service.list_recent(call.user, call.query, before)
-    return page_reply(call, [execution_store.to_api(e) for e in found], more, int(found[-1].id) if found else None)
+    return page_reply(call, [service.to_api(e) for e in found], more, found[-1].id if found else None)

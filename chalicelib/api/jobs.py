@@ -10,16 +10,16 @@ from chalicelib.contracts.models import JobSpec
 from chalicelib.services import idempotency, tenancy
 from chalicelib.services import jobs as service
 from chalicelib.settings import get_settings
-from chalicelib.store.models import ApplicationModel, JobModel
+from chalicelib.store.records import Application, Job
 
 bp = Blueprint(__name__)
 
 
-def job_reply(job: JobModel, app: ApplicationModel, status: int | None = None) -> Reply:
+def job_reply(job: Job, app: Application, status: int | None = None, with_upcoming: bool = False) -> Reply:
     headers = {"ETag": service.etag(job)}
     if status == 201:
-        headers["Location"] = f"{get_settings().gateway_url}/_/scheduler/jobs/{job.id}"
-    return Reply(service.to_api(job, app), status=status, headers=headers)
+        headers["Location"] = contract.GET.url(get_settings().gateway_url, id=job.id)
+    return Reply(service.to_api(job, app, with_upcoming), status=status, headers=headers)
 
 
 def _create(call: Call, spec: JobSpec, operation: str) -> Reply:
@@ -49,14 +49,20 @@ def schedule(call: Call) -> Reply:
 def list_jobs(call: Call) -> Reply:
     query = call.query
     items, more = service.list_visible(
-        call.user, decode_cursor(query.cursor), query.limit, query.applicationId, query.enabled, query.name
+        call.user,
+        decode_cursor(query.cursor),
+        query.limit,
+        query.applicationId,
+        query.enabled,
+        query.name,
+        with_last_run=query.include == "lastRun",
     )
     return page_reply(call, items, more, items[-1]["id"] if items else None)
 
 
 @bind(bp, contract.GET)
 def get(call: Call) -> Reply:
-    return job_reply(*service.get_visible(call.user, call.path["id"]))
+    return job_reply(*service.get_visible(call.user, call.path["id"]), with_upcoming=True)
 
 
 @bind(bp, contract.UPDATE)

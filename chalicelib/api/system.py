@@ -8,22 +8,16 @@ from chalice import Blueprint
 
 from chalicelib.api.routing import Call, bind
 from chalicelib.contracts import openapi, system
-from chalicelib.errors import ApiError
-from chalicelib.store.models import ApplicationModel
+from chalicelib.errors import Unavailable
+from chalicelib.services import applications as app_service
 
 bp = Blueprint(__name__)
 
 
-class Unavailable(ApiError):
-    status, code = 503, "UNAVAILABLE"
-
-
 @bind(bp, system.HEALTH)
 def health(call: Call) -> dict[str, str]:
-    try:
-        ApplicationModel.describe_table()
-    except Exception as exc:
-        raise Unavailable("the job store is not reachable") from exc
+    if not app_service.store_reachable():
+        raise Unavailable("the job store is not reachable")
     return {"status": "ok"}
 
 

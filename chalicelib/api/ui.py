@@ -16,9 +16,10 @@ from chalicelib import auth
 from chalicelib.api.routing import Call, Reply, bind, error_response
 from chalicelib.clock import iso
 from chalicelib.contracts import session as contract
+from chalicelib.contracts.base import API_PREFIX
 from chalicelib.errors import NotFound
+from chalicelib.services import applications as app_service
 from chalicelib.settings import get_settings
-from chalicelib.store import applications as app_store
 
 bp = Blueprint(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "ui"
@@ -62,12 +63,18 @@ def _asset(name: str) -> Response:
     return Response(body=body.decode(), status_code=200, headers=headers)
 
 
-@bp.route("/_/scheduler/ui", methods=["GET"])
+@bp.route(f"{API_PREFIX}/ui", methods=["GET"])
 def index() -> Response:
+    """The page; asked for as `/ui/` (as many people type it), a redirect to `/ui`, where its relative asset
+    links resolve."""
+    full = str((bp.current_request.context or {}).get("path") or "")
+    if full.endswith("/"):
+        headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, "Location": full.rstrip("/")}
+        return Response(body="", status_code=308, headers=headers)
     return _asset("index.html")
 
 
-@bp.route("/_/scheduler/ui/assets/{name}", methods=["GET"])
+@bp.route(f"{API_PREFIX}/ui/assets/{{name}}", methods=["GET"])
 def asset(name: str) -> Response:
     return _asset(name)
 
@@ -78,7 +85,7 @@ def asset(name: str) -> Response:
 def _cookie_path(call: Call) -> str:
     """`/_/scheduler`, behind whatever stage prefix API Gateway adds (`/api/_/scheduler`)."""
     full = str((call.request.context or {}).get("path") or call.request.path)
-    return full[: full.rfind("/session")] or "/_/scheduler"
+    return full[: full.rfind("/session")] or API_PREFIX
 
 
 def _cookie(call: Call, value: str, max_age: int) -> str:
@@ -89,7 +96,7 @@ def _cookie(call: Call, value: str, max_age: int) -> str:
 
 
 def _session(caller: auth.Caller, expires: int | None) -> dict[str, Any]:
-    apps = sorted(app.name for app in app_store.all_applications()) if caller.is_admin else sorted(caller.apps)
+    apps = app_service.names_for(caller)
     return {"user": caller.user, "admin": caller.is_admin, "apps": apps,
             "expiresAt": iso(expires * 1000) if expires else None}  # fmt: skip
 

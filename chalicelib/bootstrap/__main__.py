@@ -1,7 +1,8 @@
 """`python -m chalicelib.bootstrap PATH [--app NAME] [--dry-run] [--json]`: sync bootstrap files.
 
-Honours AWS_ENDPOINT_URL and the table settings (or `--stage`, which reads the stage's names from
-.chalice/config.json); exits 1 when the files do not validate.
+Honours AWS_ENDPOINT_URL and the table settings (default: the dev stage's names, as `make run` creates them; or
+`--stage`, which reads the stage's names from .chalice/config.json); exits 1 when the files do not validate, 2 when
+a table is missing or the endpoint does not answer (one line each, naming the table and the endpoint).
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         apply_stage_environment(args.stage)
         get_settings.cache_clear()
     from chalicelib.bootstrap.sync import run  # after the environment is final: models bind table names
+    from chalicelib.store import preflight
 
+    missing = preflight.problems()
+    if missing:
+        print(*missing, sep="\n", file=sys.stderr)
+        return 2
     report = run(args.path, args.app, args.dry_run, args.scope_prefix)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

@@ -27,7 +27,7 @@ from chalicelib.contracts.models import JobSpec
 from chalicelib.services import jobs as job_service
 from chalicelib.store import applications as app_store
 from chalicelib.store import jobs as job_store
-from chalicelib.store.models import ApplicationModel, JobModel
+from chalicelib.store.records import Application, Job
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,16 @@ class Report:
         }
 
 
-def _decide(job: JobModel | None, spec: JobSpec | None, scope: str) -> tuple[str, str]:
+def _decide(job: Job | None, spec: JobSpec | None, scope: str) -> tuple[str, str]:
     if job is None:
         return "create", ""
     if spec is None:
-        owned = job.createdBy == scope and job.updatedBy == scope
-        return ("delete", "no longer in jobs.json") if owned else ("leave", f"owned by {job.updatedBy}")
-    if job.createdBy != scope:
-        return "skip-foreign", f"created by {job.createdBy}"
-    if job.updatedBy != scope:
-        return "skip-modified", f"manually modified by {job.updatedBy}"
+        owned = job.created_by == scope and job.updated_by == scope
+        return ("delete", "no longer in jobs.json") if owned else ("leave", f"owned by {job.updated_by}")
+    if job.created_by != scope:
+        return "skip-foreign", f"created by {job.created_by}"
+    if job.updated_by != scope:
+        return "skip-modified", f"manually modified by {job.updated_by}"
     return ("unchanged", "") if job_service.spec_matches(job, spec) else ("update", "")
 
 
@@ -76,7 +76,7 @@ class Sync:
         self.scope_prefix = scope_prefix
         self.report = Report(dry_run=dry_run)
 
-    def _application(self, files: ApplicationFiles, scope: str) -> ApplicationModel | None:
+    def _application(self, files: ApplicationFiles, scope: str) -> Application | None:
         app = app_store.find_by_name(files.name)
         if app is not None:
             return app
@@ -90,14 +90,14 @@ class Sync:
         self.report.writes += 1
         return app
 
-    def _apply(self, app: ApplicationModel, action: str, job: JobModel | None, spec: JobSpec | None,
+    def _apply(self, app: Application, action: str, job: Job | None, spec: JobSpec | None,
                scope: str) -> str:  # fmt: skip
         """Carry out one write; returns the action taken (a lost race becomes skip-changed)."""
         try:
             if action == "create" and spec is not None:
-                job_service.create_as(scope, app, spec.model_copy(update={"applicationId": int(app.id)}))
+                job_service.create_as(scope, app, spec.model_copy(update={"applicationId": app.id}))
             elif action == "update" and spec is not None and job is not None:
-                job_service.replace(scope, job, app, spec.model_copy(update={"applicationId": int(app.id)}))
+                job_service.replace(scope, job, app, spec.model_copy(update={"applicationId": app.id}))
             elif action == "delete" and job is not None and not job_service.remove(job, app):
                 return "skip-changed"
         except (job_store.NameTaken, job_store.StaleVersion):
@@ -108,14 +108,14 @@ class Sync:
     def application(self, files: ApplicationFiles) -> None:
         scope = f"{self.scope_prefix}{files.name}"
         app = self._application(files, scope)
-        stored = {job.name: job for job in job_store.all_of_application(int(app.id))} if app else {}
+        stored = {job.name: job for job in job_store.all_of_application(app.id)} if app else {}
         wanted = {spec.name: spec for spec in files.jobs}
         for name in [*wanted, *sorted(set(stored) - set(wanted))]:
             job, spec = stored.get(name), wanted.get(name)
             action, detail = _decide(job, spec, scope)
             if action == "skip-modified":
                 message = (
-                    f"job '{name}' of {files.name} was manually modified by {job.updatedBy if job else '?'}; skipped"
+                    f"job '{name}' of {files.name} was manually modified by {job.updated_by if job else '?'}; skipped"
                 )
                 log.warning(message)
                 self.report.warnings.append(message)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+API_PREFIX = "/_/scheduler"  # every operation's path starts here
 Auth = Literal["public", "user", "admin"]
 Kind = Literal["command", "query"]
 
@@ -76,6 +77,10 @@ class Operation:
     @property
     def path_params(self) -> list[str]:
         return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+
+    def url(self, base: str, **params: object) -> str:
+        """This operation's URL under `base` (the public GATEWAY_URL), path parameters filled in: a Location."""
+        return base.rstrip("/") + self.path.format(**params)
 
 
 REGISTRY: dict[str, Operation] = {}

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     model_validator,
 )
 
@@ -87,45 +88,57 @@ class Application(Lax):
 # --- task configuration -------------------------------------------------------------------------
 
 
-def _header_name(name: str) -> str:
+def _stored(info: ValidationInfo) -> bool:
+    """Whether the value is read back from the store (`context={"stored": True}`): it was checked when written
+    (by the rules of its day: a job stored before a rule still loads, and its run ends with a code), and the
+    expensive checks (cron, zones) are not repeated on every read."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _header_name(name: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return name
     problem = header_rules.name_problem(name)
     if problem:
         raise ValueError(problem)
     return name
 
 
-def _header_value(value: str) -> str:
+def _header_value(value: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return value
     problem = header_rules.value_problem(value)
     if problem:
         raise ValueError(problem)
     return value
 
 
-def _token(value: str) -> str:
-    if not header_rules.TOKEN68.fullmatch(value):
+def _token(value: str, info: ValidationInfo) -> str:
+    if not _stored(info) and not header_rules.TOKEN68.fullmatch(value):
         raise ValueError("must be printable ASCII without spaces or control characters")
     return value
 
 
-def _text(value: str) -> str:
-    problem = header_rules.text_problem(value)
+def _text(value: str, info: ValidationInfo) -> str:
+    problem = None if _stored(info) else header_rules.text_problem(value)
     if problem:
         raise ValueError(problem)
     return value
 
 
-def _user_name(value: str) -> str:
-    if ":" in value:
+def _user_name(value: str, info: ValidationInfo) -> str:
+    if ":" in value and not _stored(info):
         raise ValueError("must not contain ':' (it separates the user name from the password in basic auth)")
-    return _text(value)
+    return _text(value, info)
 
 
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[str, AfterValidator(_header_value)]
 
 
-def _json_body(value: Any) -> Any:
-    json_values.check(value)
+def _json_body(value: Any, info: ValidationInfo) -> Any:
+    if not _stored(info):
+        json_values.check(value)
     return value
 
 
@@ -241,12 +254,15 @@ class RetryPolicy(Strict):
 JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-def _zone(value: str) -> str:
-    cron.zone(value)
+def _zone(value: str, info: ValidationInfo) -> str:
+    if not _stored(info):
+        cron.zone(value)
     return value
 
 
-def _cron(value: str) -> str:
+def _cron(value: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return value
     cron.validate(value)
     return " ".join(value.split())
 
@@ -315,6 +331,18 @@ class JobScheduleInput(Strict):
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
+class LastRun(Lax):
+    id: int
+    status: Literal["pending", "running", "succeeded", "failed"]
+    scheduledFor: str
+    finishedAt: str | None = None
+
+
+class UpcomingRun(Lax):
+    at: str = Field(description="The slot, ISO 8601 UTC.")
+    local: str = Field(description="The same instant in the job's time zone, with its offset.")
+
+
 class ApplicationRef(Lax):
     id: int
     name: str
@@ -337,6 +365,13 @@ class Job(Lax):
     concurrencyPolicy: Literal["allow", "forbid"]
     status: Literal["scheduled", "paused", "completed"]
     nextRunAt: str | None
+    lastRun: LastRun | None = Field(
+        default=None, description="Only with `include=lastRun` on the list: the newest run."
+    )
+    upcoming: list[UpcomingRun] | None = Field(
+        default=None,
+        description="Only on GET /jobs/{id}: the next slots from the schedule (nothing is stored for them).",
+    )
     createdAt: str
     createdBy: str | None = None
     updatedAt: str
@@ -360,6 +395,9 @@ class JobListQuery(Page):
     applicationId: int | None = Field(default=None, ge=1)
     enabled: bool | None = None
     name: Annotated[str | None, Field(max_length=128, description="Name prefix")] = None
+    include: Literal["lastRun"] | None = Field(
+        default=None, description="`lastRun`: each job carries its newest run (one request for a list page)."
+    )
 
 
 class ApplicationListQuery(Page):
@@ -422,10 +460,9 @@ class JobCounts(Lax):
 class ExecutionCounts(Lax):
     last24h: dict[str, int] = Field(
         description="Finished runs by status (hourly buckets); `skipped` counts dispatched slots that did not run:"
-        " concurrencyPolicy forbid, or the job disabled, deleted or rescheduled after dispatch."
+        " concurrencyPolicy forbid, a missed slot (misfirePolicy), or the job disabled, deleted or rescheduled after"
+        " its slot was sent."
     )
-    pending: int
-    running: int
 
 
 class FireLag(Lax):
@@ -435,14 +472,22 @@ class FireLag(Lax):
     samples: int
 
 
+class QueueSizes(Lax):
+    """The invoker queue's approximate sizes (SQS's own counts)."""
+
+    ready: int = Field(description="Runs due now that no invoker has picked up yet: the backlog.")
+    delayed: int = Field(description="Slots already sent for the next minutes (up to the dispatch window).")
+    inFlight: int = Field(description="Runs an invoker is working on (manual runs and retries included).")
+
+
 class EngineStats(Lax):
-    """`lastTick*` describe the whole engine and are shown to admins only (null for other users)."""
+    """The engine and its queue are global: `lastTick*` and `queue` are shown to admins only (null otherwise)."""
 
     lastTickAt: str | None
     lastTickDurationMs: int | None
     lastTickDispatched: int | None
-    backlog: int = Field(description="Runs pending for more than a minute after their slot.")
-    fireLagMs: FireLag
+    queue: QueueSizes | None = None
+    fireLagMs: FireLag = Field(description="Start minus slot of the caller's last 200 scheduled runs.")
 
 
 class Stats(Lax):

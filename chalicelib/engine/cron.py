@@ -9,6 +9,7 @@ croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -118,6 +119,20 @@ def next_after(pattern: str, timezone: str, after_ms: int) -> int:
         while _second_occurrence(slot, tz):
             slot = iterator.get_next(datetime)
     return to_ms(slot)
+
+
+def slots(pattern: str, timezone: str, after_ms: int) -> Iterator[int]:
+    """The slots strictly after `after_ms`, in order, from one calendar walk (what `next_after` gives one at a
+    time, without parsing the pattern again for every slot: the tick lists up to 900 slots per job)."""
+    tz = zone(timezone)
+    fields = pattern.split()
+    iterator = _iterator(fields, from_ms(after_ms).astimezone(tz))
+    named_hours = "*" not in fields[len(fields) - 4]
+    while True:
+        slot = iterator.get_next(datetime)
+        if named_hours and _second_occurrence(slot, tz):
+            continue
+        yield to_ms(slot)
 
 
 def _iterator(fields: list[str], start: datetime) -> croniter:

@@ -1,16 +1,41 @@
-"""The one way a run's end is announced, whichever path ended it (the invoker, a cancellation, the sweep)."""
+"""The one way a run's start and end are announced, whichever path got there (the invoker, a cancellation, the
+dead-letter queue): its count in the stats and its event on the bus."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib import events
+from chalicelib.contracts.views import execution_view, job_snapshot
+from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
-from chalicelib.store.models import ExecutionModel
+from chalicelib.store import jobs as job_store
+from chalicelib.store.records import Execution, Job
 
 
-def run_ended(execution: ExecutionModel, counted_as: str) -> None:
-    """Count the ended run in the stats as `counted_as` (succeeded, failed or skipped) and put its event on
-    the bus; `execution` is the record as its final write left it."""
-    engine_state.count_outcome(int(execution.applicationId), counted_as, int(execution.finishedAt))
+def _template(execution: Execution, job: Job | None) -> dict[str, Any] | None:
+    if job is not None and job.snapshot == execution.snapshot:
+        return job_snapshot(job)
+    return job_store.snapshot(execution.job_id, execution.snapshot) if execution.snapshot else None
+
+
+def run_started(execution: Execution, job: Job) -> None:
+    """`scheduler.job.execution.started`, when EXECUTION_EVENTS asks for it (not by default: $1 per million)."""
+    if "started" in get_settings().execution_events:
+        events.publish_execution("started", execution_view(execution, _template(execution, job)))
+
+
+def run_ended(execution: Execution, counted_as: str, job: Job | None = None) -> None:
+    """Count the ended run in the stats as `counted_as` (succeeded, failed or skipped) and put its event on the
+    bus; `execution` is the record as its final write left it."""
+    engine_state.count_outcome(execution.application_id, counted_as, execution.finished_at or execution.created_at)
     kind = "succeeded" if execution.status == execution_store.SUCCEEDED else "failed"
-    events.publish_execution(kind, execution_store.to_api(execution))
+    if kind in get_settings().execution_events:
+        events.publish_execution(kind, execution_view(execution, _template(execution, job)))
+
+
+def skipped(application_id: int, at_ms: int) -> None:
+    """A slot that was sent but did not run and left no record (its job was deleted, disabled or rescheduled
+    after it was sent, or it was missed): counted as skipped."""
+    engine_state.count_outcome(application_id, "skipped", at_ms)

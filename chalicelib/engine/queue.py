@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -22,32 +23,37 @@ BATCH = 10
 
 @dataclass(frozen=True)
 class RunMessage:
-    """What the invoker needs to find its execution: (job, slot) and why it runs."""
+    """What the invoker needs to run one slot: (job, slot), why it runs, and when it was sent."""
 
     job_id: int
     slot: int
     trigger: str = "schedule"
-    execution_id: int | None = None
+    application_id: int | None = None  # a run dropped because its job is gone is still counted for its application
     dispatched_at: int | None = None
     due_at: int | None = None  # a retry: when its backoff ends (lateness counts from then, not from the slot)
+    missed: int | None = None  # a misfire run: how many slots before it were missed
+    timeout: int | None = None  # the job's timeout in seconds: how long the message is held while it runs
+
+    @property
+    def first_attempt(self) -> bool:
+        """A scheduled slot's own message (not a retry's, not a manual run's): its run is claimed as it starts."""
+        return self.trigger == "schedule" and self.due_at is None
 
     def encode(self) -> str:
-        body = {"v": 1, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger}
-        return json.dumps({**body, "executionId": self.execution_id, "dispatchedAt": self.dispatched_at,
-                           "dueAt": self.due_at})  # fmt: skip
+        body = {"v": 2, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger, "app": self.application_id,
+                "dispatchedAt": self.dispatched_at, "dueAt": self.due_at, "missed": self.missed,
+                "timeout": self.timeout}  # fmt: skip
+        return json.dumps({key: value for key, value in body.items() if value is not None})
 
     @classmethod
     def decode(cls, body: str) -> RunMessage:
         data = json.loads(body)
-        execution_id, dispatched_at, due_at = data.get("executionId"), data.get("dispatchedAt"), data.get("dueAt")
-        return cls(
-            int(data["jobId"]),
-            int(data["slot"]),
-            str(data.get("trigger", "schedule")),
-            int(execution_id) if execution_id is not None else None,
-            int(dispatched_at) if dispatched_at is not None else None,
-            int(due_at) if due_at is not None else None,
-        )
+
+        def number(name: str) -> int | None:
+            return int(data[name]) if data.get(name) is not None else None
+
+        return cls(int(data["jobId"]), int(data["slot"]), str(data.get("trigger", "schedule")), number("app"),
+                   number("dispatchedAt"), number("dueAt"), number("missed"), number("timeout"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,16 +113,19 @@ def send(messages: Sequence[tuple[M, int]]) -> list[M]:
     return failed
 
 
-def send_for_slots(messages: list[RunMessage]) -> list[RunMessage]:
-    """Send runs to become visible on their slot's second, nearest slot first. Each batch's delays are taken
-    from the clock as it goes out, so the last batches of a long tick are not late by the tick's duration."""
+def send_for_slots(messages: list[RunMessage], pool: Executor | None = None) -> list[RunMessage]:
+    """Send runs to become visible on their slot's second, nearest slot first, side by side on `pool` when given.
+    Each batch's delays are taken from the clock as it goes out, so the last batches of a long tick are not late
+    by the tick's duration."""
     ordered = sorted(messages, key=lambda message: message.slot)
-    failed: list[RunMessage] = []
-    for start in range(0, len(ordered), BATCH):
+    chunks = [ordered[start : start + BATCH] for start in range(0, len(ordered), BATCH)]
+
+    def send_chunk(chunk: list[RunMessage]) -> list[RunMessage]:
         now = now_ms()
-        chunk = ordered[start : start + BATCH]
-        failed.extend(_send_batch([(message, delay_for(message.slot, now)) for message in chunk]))
-    return failed
+        return _send_batch([(message, delay_for(message.slot, now)) for message in chunk])
+
+    results = pool.map(send_chunk, chunks) if pool is not None else map(send_chunk, chunks)
+    return [message for failed in results for message in failed]
 
 
 def _send_batch(chunk: Sequence[tuple[M, int]]) -> list[M]:
@@ -133,9 +142,30 @@ def _send_batch(chunk: Sequence[tuple[M, int]]) -> list[M]:
     return [chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])]
 
 
-def delete(receipts: list[str]) -> None:
-    """Delete handled messages in batches of 10 (used when a batch partly fails)."""
+def change_visibility(entries: Sequence[tuple[str, int]]) -> None:
+    """Set how long each received message stays invisible (receipt handle, seconds), in batches of 10: a run's
+    message comes back soon after its job's timeout if its invoker dies, not after the queue's 16 minutes."""
+    for start in range(0, len(entries), BATCH):
+        chunk = [{"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
+                 for i, (receipt, seconds) in enumerate(entries[start : start + BATCH])]  # fmt: skip
+        try:
+            client().change_message_visibility_batch(QueueUrl=queue_url(), Entries=chunk)
+        except Exception:
+            log.warning("could not change the visibility of %d messages", len(chunk), exc_info=True)
+
+
+def counts() -> dict[str, int]:
+    """The queue's approximate sizes: ready (visible), delayed (upcoming dispatched slots), in flight."""
+    names = {"ApproximateNumberOfMessages": "ready", "ApproximateNumberOfMessagesDelayed": "delayed",
+             "ApproximateNumberOfMessagesNotVisible": "inFlight"}  # fmt: skip
+    attributes = client().get_queue_attributes(QueueUrl=queue_url(), AttributeNames=list(names))["Attributes"]
+    return {label: int(attributes.get(name, 0)) for name, label in names.items()}
+
+
+def delete(receipts: list[str], url: str | None = None) -> None:
+    """Delete handled messages in batches of 10 (used when a batch partly fails), from the invoker queue or the
+    queue named."""
     receipts = list(dict.fromkeys(receipts))
     for start in range(0, len(receipts), BATCH):
         entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + BATCH])]
-        client().delete_message_batch(QueueUrl=queue_url(), Entries=entries)
+        client().delete_message_batch(QueueUrl=url or queue_url(), Entries=entries)

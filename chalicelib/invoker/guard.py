@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from chalicelib.contracts.base import API_PREFIX
 from chalicelib.settings import get_settings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -206,8 +207,7 @@ def parse(url: str) -> tuple[httpx.URL, str, int]:
     return parsed, host, port
 
 
-API_PREFIX = "/_/scheduler"
-SELF_CHECK = ("/_/scheduler/health", ("GET", "HEAD"))
+SELF_CHECK = (f"{API_PREFIX}/health", ("GET", "HEAD"))
 
 
 def _normal_path(path: str) -> str:
@@ -298,9 +298,8 @@ def authority_is_dynamic(url: str) -> bool:
 
 
 def check_task_config(config: dict[str, object], resolver: Resolver | None = None) -> None:
-    """Create/update check: static URLs now; URLs with parameters in the host at execution."""
-    from chalicelib.errors import UrlNotAllowed
-
+    """Create/update check: static URLs now; URLs with parameters in the host at execution. UrlRefused naming
+    the field to blame (taskConfig.url, .endpoint or .path) otherwise."""
     field_name = "taskConfig.url" if config.get("url") is not None else "taskConfig.endpoint"
     try:
         url, field_name = compose(config)
@@ -309,5 +308,6 @@ def check_task_config(config: dict[str, object], resolver: Resolver | None = Non
         static = url.replace("${", "0{")  # parameters in the path keep it a path; the host is what matters here
         check_url(static, resolver=resolver, must_resolve=False, method=str(config.get("method") or "GET"))
     except UrlRefused as exc:
-        field_name = exc.field if exc.field != "url" else field_name
-        raise UrlNotAllowed.for_field(field_name, exc.reason) from exc
+        if exc.field == "url":
+            exc.field = field_name
+        raise

@@ -38,10 +38,17 @@ class Response:
     headers: dict[str, str]
     data: Any
     truncated: bool
+    text: str = ""
 
-    def as_result(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"status": self.status, "headers": self.headers, "data": self.data}
-        if self.truncated:
+    def as_result(self, limit: int) -> dict[str, Any]:
+        """What a run's record keeps: the status, the headers that matter, and at most `limit` characters of the
+        body (parsed JSON when it fits, else text with `truncated: true`), so a chatty target cannot multiply the
+        write units of every run."""
+        data, truncated = self.data, self.truncated
+        if len(self.text) > limit:
+            data, truncated = self.text[:limit], True
+        result: dict[str, Any] = {"status": self.status, "headers": self.headers, "data": data}
+        if truncated:
             result["truncated"] = True
         return result
 
@@ -84,7 +91,7 @@ def _read(response: httpx.Response, deadline: float) -> Response:
         except json_values.JsonProblem:
             data = text  # not JSON as the service stores it (NaN, too deep, invalid): kept as the text it was
     headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    return Response(response.status_code, headers, data, truncated)
+    return Response(response.status_code, headers, data, truncated, text)
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:

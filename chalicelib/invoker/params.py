@@ -84,12 +84,7 @@ def resolve_task_config(config: dict[str, Any], at_ms: int, timezone: str) -> di
 
 
 def check_task_config(config: dict[str, Any]) -> None:
-    """Create/update check: every placeholder is well formed (API: 400 naming the field)."""
-    from chalicelib.errors import ValidationError
-
-    try:
-        for name in FIELDS:
-            if name in config:
-                _walk(config[name], None, f"taskConfig.{name}")
-    except ParamError as exc:
-        raise ValidationError.for_field(exc.field, str(exc)) from exc
+    """Create/update check: every placeholder is well formed; ParamError naming the field otherwise."""
+    for name in FIELDS:
+        if name in config:
+            _walk(config[name], None, f"taskConfig.{name}")

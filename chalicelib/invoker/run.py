@@ -1,42 +1,64 @@
-"""Run one dispatched slot: re-read the job, claim the execution, resolve, guard, call, record.
+"""Run one dispatched slot: re-read the job, claim the run, resolve, guard, call, record.
 
-A message whose execution is no longer pending (a duplicate delivery, a re-send by a repairing tick)
-is dropped by the pending -> running condition, so a slot never runs twice.
+A scheduled slot's message claims its run where it starts: a conditional put of the execution (job, slot) as
+`running`. A second delivery of the same slot finds the record and is dropped, so a slot never runs twice. A slot
+its job no longer has (deleted, disabled, rescheduled after it was sent, or older than the misfire grace) is
+dropped without a write and counted as skipped. Manual runs and retries have a `pending` record, which the
+invoker moves to `running` by condition.
+
+A message whose run is `running` is a duplicate while that attempt is within the job's timeout (the invoker
+running it holds its own message, which comes back if it dies). Past the timeout and a margin, the invoker died:
+the run is retried (if its policy has attempts left) or fails `LOST`, by condition. Each message's visibility is
+set to its job's timeout and a minute when its batch starts, so a dead invoker's run ends within minutes, not
+after the queue's 16-minute visibility timeout.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from chalicelib import events
 from chalicelib.clock import iso, now_ms
-from chalicelib.contracts import json_values
-from chalicelib.contracts.models import RetryPolicy
-from chalicelib.engine import cron
-from chalicelib.engine.outcome import run_ended
+from chalicelib.contracts.models import AUTH_HEADER, RetryPolicy
+from chalicelib.contracts.views import job_snapshot, resolved_values, run_snapshot
+from chalicelib.engine import cron, queue
+from chalicelib.engine.outcome import run_ended, run_started, skipped
 from chalicelib.engine.queue import RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.engine.tick import MISFIRE_GRACE_MS, tick_shard
 from chalicelib.invoker import guard, http, params
-from chalicelib.masking import credential_headers, mask_task_config, scrub, secret_forms
+from chalicelib.masking import credential_headers, scrub, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
+from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
-from chalicelib.store.models import ExecutionModel, JobModel
+from chalicelib.store.records import Execution, Job
 
 MAX_EARLY_WAIT_MS = 2_000
-SNAPSHOT_BODY_BYTES = 4096
 RETRYABLE_CODES = frozenset({"ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND"})
-AUTH_HEADER = "Authorization"
+STALE_MARGIN_MS = 30_000  # a running attempt this long past its job's timeout has lost its invoker
+VISIBILITY_MARGIN_SECONDS = 60  # a message comes back this long after its job's timeout if its invoker dies
+
+
+class KeepMessage(Exception):
+    """The message must stay in the queue: the run it stands for is still within its (grown) timeout, and this
+    delivery is the only one left to end it if its invoker dies."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the message reached this invoker: its receive count, and its receipt (to hold it longer)."""
+
+    receive_count: int = 1
+    receipt: str | None = None
+    timeout: int | None = None  # the job's timeout (seconds) when the message was sent, for a job now gone
 
 
 @dataclass
@@ -44,7 +66,8 @@ class Outcome:
     status: str
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
-    snapshot: dict[str, Any] | None = None
+    request: dict[str, Any] | None = None
+    resolved: dict[str, Any] = field(default_factory=dict)
 
 
 def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
@@ -58,112 +81,93 @@ def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
     return {auth["headerName"]: auth["key"]}
 
 
-def snapshot_of(job: JobModel, config: dict[str, Any], url: str | None) -> dict[str, Any]:
-    """The job as this run used it: resolved, secrets masked, a large body cut to SNAPSHOT_BODY_BYTES (the
-    execution record must stay far below DynamoDB's 400 KB item limit whatever a job holds)."""
-    masked = mask_task_config(config)
-    truncated = None
-    if masked.get("body") is not None:
-        text = json.dumps(masked["body"])
-        if len(text) > SNAPSHOT_BODY_BYTES:
-            masked["body"], truncated = text[:SNAPSHOT_BODY_BYTES], True
-        else:
-            try:
-                json_values.check(masked["body"])
-            except json_values.JsonProblem:
-                masked["body"] = text  # not standard JSON (stored before the rules): kept as its text
-    snapshot = {
-        "id": int(job.id),
-        "name": job.name,
-        "applicationId": int(job.applicationId),
-        "pattern": job.pattern,
-        "runAt": iso(job.runAt),
-        "timezone": job.timezone,
-        "taskType": job.taskType,
-        "taskConfig": masked,
-        "bodyTruncated": truncated,
-        "request": {"method": config.get("method", "GET"), "url": url},
-    }
-    return {key: value for key, value in snapshot.items() if value is not None}
+# --- the call ----------------------------------------------------------------------------------------------
 
 
-def perform(job: JobModel, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
+def perform(job: Job, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
     """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer. Never raises:
     whatever the job holds or the target sends, the run ends with a code, and no error message carries a header
     value, token, password or key."""
-    secrets = secret_forms(job.taskConfig, {})
+    secrets = secret_forms(job.task_config, {})
     try:
         outcome, sent = _perform(job, slot, resolver)
-        secrets = secret_forms(job.taskConfig, sent) + secrets
+        secrets = secret_forms(job.task_config, sent) + secrets
     except Exception as exc:  # noqa: BLE001 - a run must finish; the cause is logged without its message
         log.error("run could not be performed", extra={"exception": type(exc).__name__})
-        error = {"code": "CALL_ERROR", "message": f"the run could not be performed ({type(exc).__name__})"}
-        outcome = Outcome("failed", error=error, snapshot=snapshot_of(job, job.taskConfig, None))
+        outcome = Outcome(
+            "failed", error={"code": "CALL_ERROR", "message": f"the run could not be performed ({type(exc).__name__})"}
+        )
     if outcome.error is not None:
         outcome.error = {**outcome.error, "message": scrub(outcome.error["message"], secrets)}
     return outcome
 
 
-def _perform(job: JobModel, slot: int, resolver: guard.Resolver | None) -> tuple[Outcome, dict[str, str]]:
+def _perform(job: Job, slot: int, resolver: guard.Resolver | None) -> tuple[Outcome, dict[str, str]]:
     try:
-        config = params.resolve_task_config(job.taskConfig, slot, job.timezone)
+        config = params.resolve_task_config(job.task_config, slot, job.timezone)
     except params.ParamError as exc:
-        error = {"code": "PARAM_ERROR", "message": str(exc)}
-        return Outcome("failed", error=error, snapshot=snapshot_of(job, job.taskConfig, None)), {}
+        return Outcome("failed", error={"code": "PARAM_ERROR", "message": str(exc)}), {}
+    resolved = resolved_values(job_snapshot(job)["taskConfig"], config)
     headers = {**(config.get("headers") or {}), **_auth_headers(config.get("auth"))}
     try:
         url, _ = guard.compose(config)
     except guard.UrlRefused as exc:
-        error = {"code": "URL_NOT_ALLOWED", "message": exc.reason}
-        return Outcome("failed", error=error, snapshot=snapshot_of(job, config, None)), headers
-    snapshot = snapshot_of(job, config, url)
-    request = http.Request(
-        method=config.get("method", "GET"),
-        url=url,
-        headers=headers,
-        body=config.get("body"),
-        timeout_ms=int(config.get("timeout", 30_000)),
-        credential_headers=credential_headers(config),
-    )
+        return Outcome("failed", error={"code": "URL_NOT_ALLOWED", "message": exc.reason}, resolved=resolved), headers
+    method = config.get("method", "GET")
+    request = http.Request(method=method, url=url, headers=headers, body=config.get("body"),
+                           timeout_ms=int(config.get("timeout", 30_000)),
+                           credential_headers=credential_headers(config))  # fmt: skip
+    sent = {"method": method, "url": url}
     try:
         response = http.call(request, resolver=resolver)
     except http.CallFailed as exc:
-        return Outcome("failed", error={"code": exc.code, "message": exc.message}, snapshot=snapshot), headers
+        error = {"code": exc.code, "message": exc.message}
+        return Outcome("failed", error=error, request=sent, resolved=resolved), headers
+    result = response.as_result(get_settings().result_body_bytes)
     if 200 <= response.status < 300:
-        return Outcome("succeeded", result=response.as_result(), snapshot=snapshot), headers
+        return Outcome("succeeded", result=result, request=sent, resolved=resolved), headers
     error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}
-    return Outcome("failed", result=response.as_result(), error=error, snapshot=snapshot), headers
+    return Outcome("failed", result=result, error=error, request=sent, resolved=resolved), headers
 
 
-def _cancel(message: RunMessage, code: str, reason: str) -> bool:
-    """End a pending execution failed without running it (counted as a skipped slot in the stats); False
-    when it was no longer pending."""
-    cancelled = execution_store.fail_pending(message.job_id, message.slot, now_ms(), code, reason)
-    if cancelled is not None:
-        run_ended(cancelled, "skipped")
-    return cancelled is not None
+# --- which messages run ---------------------------------------------------------------------------------------
 
 
-def _rescheduled(job: JobModel, message: RunMessage) -> bool:
+def _rescheduled(job: Job, message: RunMessage) -> bool:
     """The job was edited after dispatch and its schedule no longer has this slot."""
-    if message.dispatched_at is None or int(job.updatedAt) <= message.dispatched_at:
+    if message.dispatched_at is None or job.updated_at <= message.dispatched_at:
         return False
     if job.pattern is None:
-        return job.runAt != message.slot
+        return job.run_at != message.slot
     return not cron.fires_at(job.pattern, job.timezone, message.slot)
 
 
-def _misfired(job: JobModel, slot: int, now: int) -> bool:
+def _misfired(job: Job, slot: int, now: int) -> bool:
     """A run that reaches the invoker more than the misfire grace after its slot (the engine or its queue was
     down) follows the job's misfirePolicy: `skip` runs none of them; `fire_once` runs only the latest missed slot,
     the one whose next slot is not itself missed. So an outage never ends in a burst of old runs."""
     if now - slot <= MISFIRE_GRACE_MS:
         return False
-    if job.misfirePolicy == "skip":
+    if job.spec.misfirePolicy == "skip":
         return True
     if job.pattern is None:
         return False  # a one-off job's only slot is its latest
     return cron.next_after(job.pattern, job.timezone, slot) < now - MISFIRE_GRACE_MS
+
+
+def _taken_away(job: Job | None, message: RunMessage) -> str | None:
+    """Why a scheduled slot no longer runs (its job was deleted, disabled or rescheduled after it was sent, or it
+    is a missed slot), or None."""
+    if job is None:
+        return "JOB_DELETED"
+    if not job.enabled:
+        return "JOB_DISABLED"
+    if _rescheduled(job, message):
+        return "JOB_RESCHEDULED"
+    if message.first_attempt and message.missed is None and _misfired(job, message.slot, now_ms()):
+        count("MisfiresSkipped")
+        return "MISFIRE_SKIPPED"
+    return None
 
 
 def _wait_for_slot(message: RunMessage) -> bool:
@@ -177,63 +181,150 @@ def _wait_for_slot(message: RunMessage) -> bool:
     return True
 
 
-def run_message(message: RunMessage, resolver: guard.Resolver | None = None) -> str:
-    """Run one message; returns what happened: ran, retrying, duplicate, cancelled or requeued."""
-    keys = {"jobId": message.job_id, "executionId": message.execution_id, "slot": message.slot}
-    with run_context(**keys):
+# --- one message ----------------------------------------------------------------------------------------------
+
+
+def run_message(message: RunMessage, resolver: guard.Resolver | None = None, delivery: Delivery = Delivery()) -> str:
+    """Run one message; returns what happened: ran, retrying, duplicate, skipped, lost or requeued. Raises
+    KeepMessage when the message must come back later."""
+    with run_context(jobId=message.job_id, slot=message.slot):
         try:
-            return _run(message, resolver)
+            return _run(message, resolver, delivery)
+        except KeepMessage:
+            raise
         except Exception:
             log.exception("run failed before its outcome was recorded; the message will be retried")
             raise
 
 
 @tracer.capture_method(capture_response=False)
-def _run(message: RunMessage, resolver: guard.Resolver | None) -> str:
+def _run(message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> str:
     job = job_store.get(message.job_id)
-    if job is None:
-        _cancel(message, "JOB_DELETED", "the job was deleted after this run was dispatched")
-        return "cancelled"
-    if message.trigger == "schedule" and not job.enabled:
-        _cancel(message, "JOB_DISABLED", "the job was disabled after this run was dispatched")
-        return "cancelled"
-    if message.trigger == "schedule" and _rescheduled(job, message):
-        _cancel(message, "JOB_RESCHEDULED", "the job's schedule changed after this run was dispatched")
-        return "cancelled"
-    if message.trigger == "schedule" and message.due_at is None and _misfired(job, message.slot, now_ms()):
-        count("MisfiresSkipped")
-        _cancel(message, "MISFIRE_SKIPPED", f"the run was due more than {MISFIRE_GRACE_MS // 1000} s ago; "
-                f"misfirePolicy {job.misfirePolicy or 'fire_once'} leaves it out")  # fmt: skip
+    if message.first_attempt:
+        reason = _taken_away(job, message)
+        if reason is None:
+            assert job is not None
+            return _claimed(job, message, resolver, delivery)
+        existing = execution_store.get(message.job_id, message.slot)  # read only when a slot would be dropped
+        if existing is None:
+            log.info("slot dropped", extra={"reason": reason})
+            skipped(message.application_id or (job.application_id if job else 0), now_ms())
+            return "skipped"
+        return _recorded(job, message, existing, resolver, delivery)
+    execution = execution_store.get(message.job_id, message.slot)
+    if execution is None:
+        return _duplicate(job)
+    return _recorded(job, message, execution, resolver, delivery)
+
+
+def _recorded(job: Job | None, message: RunMessage, execution: Execution, resolver: guard.Resolver | None,
+              delivery: Delivery) -> str:  # fmt: skip
+    """A message whose run has a record: a duplicate of a finished run, a run to start (pending), or a run whose
+    invoker may have died (running); a run whose job is gone or disabled (scheduled) ends here."""
+    if execution.status in execution_store.FINAL:
+        return _duplicate(job)
+    if execution.status == execution_store.RUNNING:
+        return _running_already(job, execution, resolver, replace(delivery, timeout=message.timeout))
+    if job is None or (execution.trigger == "schedule" and not job.enabled):
+        reason = "JOB_DELETED" if job is None else "JOB_DISABLED"
+        ended = execution_store.fail(execution, now_ms(), reason, "the job was deleted or disabled before this run")
+        if ended is not None:
+            run_ended(ended, "skipped")
         return "skipped"
-    if job.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(message.job_id, message.slot):
-        log.info("slot skipped: the previous run is still in flight", extra={"applicationId": int(job.applicationId)})
+    started = execution_store.start(execution, now_ms(), job.snapshot)
+    if started is None:
+        return _duplicate(job)
+    return _execute(job, started, resolver)
+
+
+def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> str:
+    if job.spec.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(job.id, message.slot):
+        log.info("slot skipped: the previous run is still in flight", extra={"applicationId": job.application_id})
         count("OverlapSkipped")
         reason = "the previous run was still pending or running (concurrencyPolicy forbid)"
-        _cancel(message, "SKIPPED_OVERLAP", reason)
+        ended = execution_store.put_failed(job.id, job.application_id, message.slot, "schedule", now_ms(),
+                                           "SKIPPED_OVERLAP", reason)  # fmt: skip
+        if ended is not None:
+            run_ended(ended, "skipped")
         return "skipped"
     if not _wait_for_slot(message):
         return "requeued"
-    execution = execution_store.start(message.job_id, message.slot, now_ms())
+    execution = execution_store.claim(job.id, job.application_id, message.slot, now_ms(), snapshot=job.snapshot,
+                                      missed_slots=message.missed)  # fmt: skip
     if execution is None:
-        log.info("duplicate delivery dropped", extra={"applicationId": int(job.applicationId)})
-        count("DuplicateDeliveries")
-        return "duplicate"
-    if int(execution.attempt) == 1:
-        events.publish_execution("started", execution_store.to_api(execution))
-    outcome = perform(job, message.slot, resolver)
-    attempts = [*(execution.attempts or []), {"at": iso(execution.attemptStartedAt), "error": outcome.error}]
-    if _retry(job, message, execution, outcome, attempts):
+        existing = execution_store.get(job.id, message.slot)
+        if existing is None or existing.status != execution_store.RUNNING:
+            return _duplicate(job)
+        return _running_already(job, existing, resolver, replace(delivery, timeout=message.timeout))
+    return _execute(job, execution, resolver)
+
+
+def _duplicate(job: Job | None) -> str:
+    log.info("duplicate delivery dropped", extra={"applicationId": job.application_id if job else None})
+    count("DuplicateDeliveries")
+    return "duplicate"
+
+
+def _running_already(job: Job | None, execution: Execution, resolver: guard.Resolver | None, delivery: Delivery) -> str:
+    """A message for a run that is `running`. Within its job's timeout, its invoker is still at it: a first delivery
+    is a duplicate (the message that invoker holds comes back if it dies); a redelivery is kept and held for the
+    timeout the job has now (it may have grown since the message was sent). Past the timeout and a margin, the
+    invoker died: the run is retried now if the job is still there and its policy has attempts left, else it ends
+    failed LOST. Every step is conditional, so two deliveries never both act."""
+    now = now_ms()
+    timeout_ms = job.timeout_ms if job is not None else (delivery.timeout or 900) * 1000
+    started = execution.attempt_started_at or execution.started_at or execution.slot
+    if started + timeout_ms + STALE_MARGIN_MS > now:
+        if delivery.receive_count <= 1 or delivery.receipt is None:
+            return _duplicate(job)
+        queue.change_visibility([(delivery.receipt, timeout_ms // 1000 + VISIBILITY_MARGIN_SECONDS)])
+        raise KeepMessage(f"attempt {execution.attempt} is still within its job's timeout")
+    error = {"code": "LOST", "message": "the invoker stopped during this attempt"}
+    attempts = [*execution.attempts, {"at": iso(started), "error": error}]
+    may_retry = job is not None and (job.enabled or execution.trigger == "manual")
+    if (
+        may_retry
+        and job is not None
+        and execution.attempt < RetryPolicy.model_validate(job.spec.retryPolicy).maxAttempts
+    ):
+        taken = execution_store.take_over(execution, now, attempts)
+        if taken is None:
+            return _duplicate(job)
+        count("Retries")
+        log.warning("run taken over from an invoker that died", extra={"attempt": taken.attempt})
+        return _execute(job, taken, resolver)
+    ended = execution_store.fail(execution, now, "LOST", "the invoker stopped during the run; no attempt is left")
+    if ended is None:
+        return _duplicate(job)
+    count("LostRuns")
+    log.warning("run lost: its invoker died", extra={"executionId": execution.id})
+    run_ended(ended, "failed", job)
+    return "lost"
+
+
+def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) -> str:
+    if execution.attempt == 1:
+        run_started(execution, job)
+    outcome = perform(job, execution.slot, resolver)
+    attempts = [*execution.attempts, {"at": iso(execution.attempt_started_at), "error": outcome.error}]
+    if _retry(job, execution, outcome, attempts):
         return "retrying"
-    finished_at = now_ms()
-    fields = {"result": outcome.result, "error": outcome.error, "jobSnapshot": outcome.snapshot, "attempts": attempts}
-    if not execution_store.finish(execution, outcome.status, finished_at, fields):
+    inline = None if job.snapshot else run_snapshot(job_snapshot(job), {"resolved": outcome.resolved,
+                                                                        "request": outcome.request})  # fmt: skip
+    finished = execution_store.finish(execution, outcome.status, now_ms(), result=outcome.result, error=outcome.error,
+                                      attempts=attempts, request=outcome.request, resolved=outcome.resolved or None,
+                                      job_snapshot=inline)  # fmt: skip
+    if finished is None:
         log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
-    _observe(message, execution, outcome)
-    run_ended(execution, outcome.status)
-    if job.runAt is not None and message.trigger == "schedule":
-        job_store.update(job, [JobModel.completedAt.set(finished_at), JobModel.dueShard.remove()], JobModel.id.exists())
+    _observe(finished, outcome)
+    run_ended(finished, outcome.status, job)
+    if job.pattern is None and finished.trigger == "schedule":
+        job_store.complete(job.id, finished.finished_at or now_ms())
     return "ran"
+
+
+# --- retries ---------------------------------------------------------------------------------------------------
 
 
 def retryable(error: dict[str, str] | None) -> bool:
@@ -265,36 +356,38 @@ def _seconds(retry_after: str) -> float | None:
         return None
 
 
-def _retry(job: JobModel, message: RunMessage, execution: ExecutionModel, outcome: Outcome,
-           attempts: list[dict[str, Any]]) -> bool:  # fmt: skip
+def _retry(job: Job, execution: Execution, outcome: Outcome, attempts: list[dict[str, Any]]) -> bool:
     """Hand a retryable failure back to the queue with a delay; True when a retry is on its way."""
-    policy = RetryPolicy.model_validate(job.retryPolicy or {})
-    attempt = int(execution.attempt)
-    if outcome.status != "failed" or not retryable(outcome.error) or attempt >= policy.maxAttempts:
+    policy = RetryPolicy.model_validate(job.spec.retryPolicy)
+    if outcome.status != "failed" or not retryable(outcome.error) or execution.attempt >= policy.maxAttempts:
         return False
     retry_after = ((outcome.result or {}).get("headers") or {}).get("retry-after")
-    delay = retry_delay(policy, attempt, retry_after)
-    again = RunMessage(message.job_id, message.slot, message.trigger, message.execution_id, dispatched_at=now_ms(),
-                       due_at=now_ms() + delay * 1000)  # fmt: skip
+    delay = retry_delay(policy, execution.attempt, retry_after)
+    now = now_ms()
+    again = RunMessage(execution.job_id, execution.slot, execution.trigger, execution.application_id,
+                       dispatched_at=now, due_at=now + delay * 1000, timeout=job.timeout_ms // 1000)  # fmt: skip
     if send([(again, delay)]):
         return False  # the queue refused: record this attempt's outcome as final
-    if not execution_store.retry_later(execution, attempts, now_ms() + delay * 1000):
+    if execution_store.retry_later(execution, attempts, now + delay * 1000) is None:
         return True  # another delivery owns the execution now; the new message will be dropped
     count("Retries")
     code = outcome.error["code"] if outcome.error else None
-    log.info("run will be retried", extra={"attempt": attempt, "code": code, "delaySeconds": delay})
+    log.info("run will be retried", extra={"attempt": execution.attempt, "code": code, "delaySeconds": delay})
     return True
 
 
-def _observe(message: RunMessage, execution: ExecutionModel, outcome: Outcome) -> None:
+def _observe(execution: Execution, outcome: Outcome) -> None:
     code = outcome.error["code"] if outcome.error else None
-    log.info("run finished", extra={"applicationId": int(execution.applicationId), "executionId": int(execution.id),
-                                    "status": outcome.status, "code": code, "trigger": message.trigger,
-                                    "lagMs": execution.lagMs, "durationMs": execution.durationMs})  # fmt: skip
+    log.info("run finished", extra={"applicationId": execution.application_id, "executionId": execution.id,
+                                    "status": outcome.status, "code": code, "trigger": execution.trigger,
+                                    "lagMs": execution.lag_ms, "durationMs": execution.duration_ms})  # fmt: skip
     count("RunSucceeded" if outcome.status == "succeeded" else "RunFailed")
-    milliseconds("RunDuration", float(execution.durationMs or 0))
-    if message.trigger == "schedule":
-        milliseconds("FireLag", float(execution.lagMs or 0))
+    milliseconds("RunDuration", float(execution.duration_ms or 0))
+    if execution.trigger == "schedule":
+        milliseconds("FireLag", float(execution.lag_ms or 0))
+
+
+# --- a batch ---------------------------------------------------------------------------------------------------
 
 
 def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool:
@@ -305,19 +398,41 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool
     except (ValueError, KeyError, TypeError):
         log.exception("undecodable message", extra={"messageId": record.get("messageId")})
         return False
+    delivery = Delivery(
+        int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)), record.get("receiptHandle")
+    )
     try:
         if isinstance(message, ShardMessage):
             tick_shard(message)
         else:
-            run_message(message, resolver)
+            run_message(message, resolver, delivery)
+    except KeepMessage:
+        log.info("message kept: its run is still within its job's timeout")
+        return False
     except Exception:  # noqa: BLE001 - logged with the run's keys; one failure must not rerun the batch
         return False
     return True
 
 
+def _hold(records: list[dict[str, Any]]) -> None:
+    """Each run's message stays invisible for its job's timeout and a margin: if this invoker dies, the message
+    comes back soon and its redelivery ends or retries the run (one request per batch)."""
+    entries: list[tuple[str, int]] = []
+    for record in records:
+        try:
+            message = decode(record["body"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(message, RunMessage) and "receiptHandle" in record:
+            entries.append((record["receiptHandle"], (message.timeout or 900) + VISIBILITY_MARGIN_SECONDS))
+    if entries:
+        queue.change_visibility(entries)
+
+
 def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | None = None) -> list[dict[str, Any]]:
     """Run an SQS batch, its messages side by side (runs of one slot start together, not in a queue);
     returns the records that failed (to be retried), the rest are done."""
+    _hold(records)
     if len(records) <= 1:
         outcomes = [_run_record(record, resolver) for record in records]
     else:
@@ -335,11 +450,9 @@ class BatchPartlyFailed(Exception):
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """The SQS entry point. Works with and without ReportBatchItemFailures on the event source:
     handled messages are deleted before raising, so a failure never makes the rest run again."""
-    from chalicelib.engine.queue import delete
-
     failed = handle_records(records)
     if failed:
         failed_ids = {record["messageId"] for record in failed}
-        delete([record["receiptHandle"] for record in records if record["messageId"] not in failed_ids])
+        queue.delete([record["receiptHandle"] for record in records if record["messageId"] not in failed_ids])
         raise BatchPartlyFailed(f"{len(failed)} of {len(records)} messages failed: {sorted(failed_ids)}")
     return {"batchItemFailures": []}

@@ -63,5 +63,6 @@ def stack_env(outputs: dict[str, str]) -> dict[str, str]:
         "EXECUTIONS_TABLE": outputs["ExecutionsTableName"],
         "KEYS_TABLE": outputs["KeysTableName"],
         "INVOKER_QUEUE_URL": outputs["InvokerQueueUrl"],
+        "INVOKER_DLQ_URL": outputs["InvokerDeadLetterQueueUrl"],
         "EVENT_BUS_NAME": outputs["EventBusName"],
     }

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK_PREFIX = "scheduler-dev"  # the dev stage's names (.chalice/config.json)
 POLLERS = 4
 BATCHES = 32  # invoker batches running at once, as Lambda runs many invocations side by side
-POLL_INTERVAL = 0.1
+LONG_POLL_SECONDS = 10  # a poll sleeps in the embedded AWS until a message is due (moto_sqs.py): idle costs nothing
 TICK_SECOND = 30
 
 
@@ -35,18 +36,19 @@ def _port_free(port: int) -> bool:
 
 def _environment() -> tuple[int, int, bool]:
     """Settings from the environment with the documented defaults; returns (port, moto port, start moto)."""
-    port = int(os.environ.get("PORT", "8000"))
-    moto_port = int(os.environ.get("MOTO_PORT", "4566"))
-    start_moto = not os.environ.get("AWS_ENDPOINT_URL")
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()  # PORT and MOTO_PORT are checked here, naming the variable when wrong
+    port, moto_port = settings.port, settings.moto_port
+    start_moto = not settings.aws_endpoint_url
     os.environ.setdefault("AWS_ENDPOINT_URL", f"http://127.0.0.1:{moto_port}")
     for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():  # fmt: skip
         os.environ.setdefault(name, value)
     os.environ.setdefault("GATEWAY_URL", f"http://127.0.0.1:{port}")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ["LOCAL_DEV"] = (
-        "1"  # the session cookie works over plain http on 127.0.0.1  # EMF blobs are for CloudWatch, not a terminal
-    )
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF blobs are for CloudWatch, not a terminal
+    os.environ["LOCAL_DEV"] = "1"  # the session cookie works over plain http on 127.0.0.1
+    get_settings.cache_clear()
     return port, moto_port, start_moto
 
 
@@ -68,8 +70,10 @@ class Stack:
             from moto.server import ThreadedMotoServer
 
             from chalicelib.local.atomic import make_dynamodb_writes_atomic
+            from chalicelib.local.moto_sqs import make_sqs_fast
 
             make_dynamodb_writes_atomic()
+            make_sqs_fast()
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
             self.moto.start()
         from chalicelib.local.infra import create_stack, stack_env
@@ -122,37 +126,37 @@ class Stack:
         except Exception:
             log.exception("tick failed")
 
-    def _poll_forever(self) -> None:
+    def _poll_forever(self, url: str, handler_name: str) -> None:
         """Receive batches and hand each to an invoker worker without waiting for it: a batch holds its worker
         until its runs' slots arrive (up to a second), and Lambda would run the next batch meanwhile."""
-        from app import invoke
+        import app
         from chalicelib.engine import queue
 
-        sqs, url = queue.client(), queue.queue_url()
+        handler, sqs = getattr(app, handler_name), queue.client()
         while not self.stop.is_set():
             if not self.free.acquire(timeout=1):
                 continue
             try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=LONG_POLL_SECONDS,
                                                AttributeNames=["All"]).get("Messages", [])  # fmt: skip
             except Exception:
                 self.free.release()
-                log.exception("receive failed")
+                if not self.stop.is_set():
+                    log.exception("receive failed")
                 self.stop.wait(1)
                 continue
             if not messages:
                 self.free.release()
-                self.stop.wait(POLL_INTERVAL)
                 continue
-            self.workers.submit(self._deliver_and_free, invoke, messages, url)
+            self.workers.submit(self._deliver_and_free, handler, messages, url)
 
-    def _deliver_and_free(self, invoke: Any, messages: list[dict[str, Any]], url: str) -> None:
+    def _deliver_and_free(self, handler: Any, messages: list[dict[str, Any]], url: str) -> None:
         try:
-            self._deliver(invoke, messages, url)
+            self._deliver(handler, messages, url)
         finally:
             self.free.release()
 
-    def _deliver(self, invoke: Any, messages: list[dict[str, Any]], url: str) -> None:
+    def _deliver(self, handler: Any, messages: list[dict[str, Any]], url: str) -> None:
         """What Lambda's event source mapping does: call the handler, delete the batch when it returns."""
         from chalicelib.engine import queue
 
@@ -162,16 +166,22 @@ class Stack:
                     "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": os.environ["AWS_REGION"]}
                    for m in messages]  # fmt: skip
         try:
-            invoke({"Records": records}, None)
+            handler({"Records": records}, None)
         except Exception:
-            log.exception("invoker batch failed; failed messages return after the visibility timeout")
+            log.exception("batch failed; its failed messages return after their visibility timeout")
             return
-        queue.delete([record["receiptHandle"] for record in records])
+        queue.delete([record["receiptHandle"] for record in records], url=url)
 
     def start_engine(self) -> None:
+        from chalicelib.engine import queue
+
         self._spawn("tick", self._tick_forever)
         for index in range(POLLERS):
-            self._spawn(f"invoker-{index}", self._poll_forever)
+            self._spawn(f"invoker-{index}", lambda: self._poll_forever(queue.queue_url(), "invoke"))
+        from chalicelib.settings import get_settings
+
+        dead_letters = get_settings().dead_letter_queue_url or os.environ["INVOKER_DLQ_URL"]
+        self._spawn("dead-letters", lambda: self._poll_forever(dead_letters, "dead_letters_handler"))
 
     # -- lifecycle --
 
@@ -181,15 +191,17 @@ class Stack:
         self.threads.append(thread)
 
     def shutdown(self) -> None:
+        """Stop everything within a few seconds: long polls end with the embedded AWS they wait in."""
         self.stop.set()
         if self.api is not None:
             self.api.server.shutdown()
             self.api.server.server_close()
-        for thread in self.threads:
-            thread.join(timeout=5)
-        self.workers.shutdown(wait=True, cancel_futures=True)
         if self.moto is not None:
             self.moto.stop()
+        deadline = time.monotonic() + 3
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.workers.shutdown(wait=False, cancel_futures=True)
 
 
 def banner(port: int) -> str:
@@ -239,7 +251,13 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "werkzeug", "httpx", "moto", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    port, moto_port, start_moto = _environment()
+    from chalicelib.settings import SettingsError
+
+    try:
+        port, moto_port, start_moto = _environment()
+    except SettingsError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
     stack = Stack()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -9,14 +9,14 @@ from chalicelib.contracts.models import ApplicationCreate
 from chalicelib.errors import Conflict
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
-from chalicelib.store.models import ApplicationModel
+from chalicelib.store.records import Application
 
 
-def to_api(app: ApplicationModel) -> dict[str, Any]:
-    return {"id": int(app.id), "name": app.name, "displayName": app.displayName}
+def to_api(app: Application) -> dict[str, Any]:
+    return {"id": app.id, "name": app.name, "displayName": app.display_name}
 
 
-def create(caller: Caller, spec: ApplicationCreate) -> ApplicationModel:
+def create(caller: Caller, spec: ApplicationCreate) -> Application:
     try:
         return app_store.create(spec.name, spec.displayName, caller.user)
     except app_store.NameTaken as exc:
@@ -25,10 +25,22 @@ def create(caller: Caller, spec: ApplicationCreate) -> ApplicationModel:
         ) from exc
 
 
-def list_visible(caller: Caller, after_id: int, limit: int) -> tuple[list[ApplicationModel], bool]:
+def list_visible(caller: Caller, after_id: int, limit: int) -> tuple[list[Application], bool]:
     apps = [app for app in app_store.all_applications() if caller.may_manage(app.name) and app.id > after_id]
     return apps[:limit], len(apps) > limit
 
 
-def get(caller: Caller, application_id: int) -> ApplicationModel:
+def get(caller: Caller, application_id: int) -> Application:
     return tenancy.visible_application(caller, application_id)
+
+
+def store_reachable() -> bool:
+    """Whether the store answers (the health check)."""
+    return app_store.reachable()
+
+
+def names_for(caller: Caller) -> list[str]:
+    """The names of the applications the caller manages (all of them for an admin)."""
+    if caller.is_admin:
+        return sorted(app.name for app in app_store.all_applications())
+    return sorted(caller.apps)

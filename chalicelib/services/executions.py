@@ -7,9 +7,10 @@ from typing import Any
 
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms
+from chalicelib.contracts.views import execution_view
+from chalicelib.engine import queue
 from chalicelib.engine.queue import RunMessage, send
-from chalicelib.engine.tick import BACKLOG_AFTER_MS
-from chalicelib.errors import ApiError, NotFound, TooManyRequests
+from chalicelib.errors import NotFound, TooManyRequests, Unavailable
 from chalicelib.ids import slot_of
 from chalicelib.services import jobs as job_service
 from chalicelib.services import tenancy
@@ -17,32 +18,34 @@ from chalicelib.settings import get_settings
 from chalicelib.store import engine_state, keys
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
-from chalicelib.store.models import ExecutionModel, JobModel
+from chalicelib.store.records import Execution
 
-LAG_SAMPLE = 500
-
-
-class Unavailable(ApiError):
-    status, code = 503, "UNAVAILABLE"
+LAG_SAMPLE = 200
 
 
-def trigger(caller: Caller, job_id: int) -> ExecutionModel:
+def to_api(execution: Execution) -> dict[str, Any]:
+    """An execution as clients see it, with its job's configuration as run."""
+    template = job_store.snapshot(execution.job_id, execution.snapshot) if execution.snapshot else None
+    return execution_view(execution, template)
+
+
+def trigger(caller: Caller, job_id: int) -> Execution:
     """A manual run now: a pending execution at the trigger's millisecond, sent without delay. Limited per job
     and per application each minute, so a job that triggers itself or another (through GATEWAY_URL) cannot
     loop: 429 with Retry-After."""
     job, _ = job_service.get_visible(caller, job_id)
-    _take_trigger(int(job.id), int(job.applicationId))
+    _take_trigger(job.id, job.application_id)
     for attempt in range(5):
         slot = now_ms() + attempt
-        execution = execution_store.create_pending(
-            int(job.id), int(job.applicationId), slot, "manual", now_ms(), caller.user
-        )
+        execution = execution_store.create_pending(job.id, job.application_id, slot, "manual", now_ms(), caller.user)
         if execution is not None:
             break
     else:
         raise Unavailable("could not record the run; retry")
-    if send([(RunMessage(int(job.id), slot, "manual", int(execution.id), dispatched_at=now_ms()), 0)]):
-        execution_store.fail_pending(int(job.id), slot, now_ms(), "DISPATCH_FAILED", "the run queue refused it")
+    message = RunMessage(job.id, slot, "manual", job.application_id, dispatched_at=now_ms(),
+                         timeout=job.timeout_ms // 1000)  # fmt: skip
+    if send([(message, 0)]):
+        execution_store.fail(execution, now_ms(), "DISPATCH_FAILED", "the run queue refused it")
         raise Unavailable("the run queue is not reachable; the run was recorded as failed")
     return execution
 
@@ -60,13 +63,13 @@ def _take_trigger(job_id: int, application_id: int) -> None:
                               headers=retry_after)  # fmt: skip
 
 
-def visible(caller: Caller, execution: ExecutionModel | None, label: int) -> ExecutionModel:
-    if execution is None or int(execution.applicationId) not in set(tenancy.visible_application_ids(caller)):
+def visible(caller: Caller, execution: Execution | None, label: int) -> Execution:
+    if execution is None or execution.application_id not in set(tenancy.visible_application_ids(caller)):
         raise NotFound(f"execution {label} not found")
     return execution
 
 
-def get(caller: Caller, execution_id: int) -> ExecutionModel:
+def get(caller: Caller, execution_id: int) -> Execution:
     execution = execution_store.get_by_id(execution_id, tenancy.visible_application_ids(caller))
     return visible(caller, execution, execution_id)
 
@@ -79,7 +82,7 @@ def list_for_job(
     before_slot: int | None = None,
     from_ms: int | None = None,
     until_ms: int | None = None,
-) -> tuple[list[ExecutionModel], bool]:
+) -> tuple[list[Execution], bool]:
     """A job's history, newest first; still readable after the job is deleted (then each run's application
     decides who may read it)."""
     job = job_store.get(job_id)
@@ -88,18 +91,18 @@ def list_for_job(
     found, more = execution_store.list_for_job(job_id, before_slot, limit, status, from_ms, until_ms)
     if job is None:
         allowed = set(tenancy.visible_application_ids(caller))
-        if not found or any(int(item.applicationId) not in allowed for item in found):
+        if not found or any(item.application_id not in allowed for item in found):
             raise NotFound(f"job {job_id} not found")
     return found, more
 
 
-def list_recent(caller: Caller, query: Any, before_id: int | None) -> tuple[list[ExecutionModel], bool]:
+def list_recent(caller: Caller, query: Any, before_id: int | None) -> tuple[list[Execution], bool]:
     """Newest first across the caller's applications, or one application, or one job."""
     if query.jobId is not None:
         before_slot = slot_of(before_id) if before_id else None
         return list_for_job(caller, query.jobId, query.limit, query.status, before_slot)
     if query.applicationId is not None:
-        app_ids = [int(tenancy.visible_application(caller, query.applicationId).id)]
+        app_ids = [tenancy.visible_application(caller, query.applicationId).id]
     else:
         app_ids = tenancy.visible_application_ids(caller)
     return execution_store.list_recent(app_ids, before_id, query.limit, query.status)
@@ -114,29 +117,22 @@ def _percentile(values: list[int], fraction: float) -> int | None:
 
 
 def stats(caller: Caller) -> dict[str, Any]:
+    """Figures from cheap sources: job counts and run counts from counters, the queue's own approximate sizes,
+    fire lag from the last LAG_SAMPLE runs. Nothing here reads more as jobs or runs grow."""
     app_ids = tenancy.visible_application_ids(caller)
-    now = now_ms()
-    total = enabled = 0
-    for app_id in app_ids:
-        total += JobModel.by_application.count(app_id)
-        enabled += JobModel.by_application.count(app_id, filter_condition=JobModel.enabled == True)  # noqa: E712
-    allowed = set(app_ids)
-    inflight = [item for item in execution_store.inflight() if int(item.applicationId) in allowed]
+    total, enabled = job_store.counts(app_ids)
     recent, _ = execution_store.list_recent(app_ids, None, LAG_SAMPLE, None)
-    lags = sorted(int(item.lagMs) for item in recent if item.lagMs is not None and item.trigger == "schedule")
-    tick = engine_state.last_tick() if caller.is_admin else {}  # the engine is global: admins only
+    lags = sorted(item.lag_ms for item in recent if item.lag_ms is not None and item.trigger == "schedule")
+    tick = engine_state.last_tick() if caller.is_admin else {}  # the engine and its queue are global: admins only
+    sizes = queue.counts() if caller.is_admin else None
     return {
         "jobs": {"total": total, "enabled": enabled},
-        "executions": {
-            "last24h": engine_state.outcome_counts(app_ids, now, ("succeeded", "failed", "skipped")),
-            "pending": sum(1 for item in inflight if item.status == "pending"),
-            "running": sum(1 for item in inflight if item.status == "running"),
-        },
+        "executions": {"last24h": engine_state.outcome_counts(app_ids, now_ms(), ("succeeded", "failed", "skipped"))},
         "engine": {
             "lastTickAt": iso(tick.get("lastTickAt")),
             "lastTickDurationMs": tick.get("lastTickDurationMs"),
             "lastTickDispatched": tick.get("lastTickDispatched"),
-            "backlog": sum(1 for i in inflight if i.status == "pending" and int(i.slot) < now - BACKLOG_AFTER_MS),
+            "queue": sizes,
             "fireLagMs": {
                 "p50": _percentile(lags, 0.50),
                 "p95": _percentile(lags, 0.95),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as replace_record
 from typing import Any
 
 import httpx
@@ -9,69 +10,91 @@ from pydantic import ValidationError as PydanticError
 
 from chalicelib import events
 from chalicelib.auth import Caller
-from chalicelib.clock import iso, now_ms, to_ms
+from chalicelib.clock import iso, local_iso, now_ms, to_ms
 from chalicelib.contracts.headers import is_credential
-from chalicelib.contracts.models import MASK, JobSpec, JobUpdate, RetryPolicy, TaskConfig, header_conflicts
+from chalicelib.contracts.models import MASK, JobSpec, JobUpdate, TaskConfig, header_conflicts
 from chalicelib.contracts.validation import details_of
+from chalicelib.contracts.views import job_snapshot, snapshot_key
 from chalicelib.engine import cron
 from chalicelib.engine.tick import dispatch_soon
-from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from chalicelib.errors import Conflict, NotFound, PreconditionFailed, UrlNotAllowed, ValidationError
 from chalicelib.invoker import guard, params
 from chalicelib.masking import keep_masked_secrets, mask_task_config, secret_header_names
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
+from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
-from chalicelib.store.models import ApplicationModel, JobModel
+from chalicelib.store.records import Application, Job
 
 SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone")
+UPCOMING = 5
 
 
-def status_of(job: JobModel) -> str:
-    if job.completedAt is not None:
+def status_of(job: Job) -> str:
+    if job.completed_at is not None:
         return "completed"
     if not job.enabled:
         return "paused"
-    return "scheduled" if job.nextRunAt is not None else "completed"
+    return "scheduled" if job.next_run_at is not None else "completed"
 
 
-def next_run_display(job: JobModel) -> int | None:
+def next_run_display(job: Job) -> int | None:
     """The next run as users mean it: the next slot from now (the engine's cursor may run ahead)."""
     if status_of(job) != "scheduled":
         return None
     if job.pattern is None:
-        return int(job.runAt) if job.runAt is not None else None
+        return job.run_at
     return cron.next_after(job.pattern, job.timezone, now_ms())
 
 
-def etag(job: JobModel) -> str:
-    return f'"{int(job.version)}"'
+def upcoming(job: Job, count: int = UPCOMING) -> list[dict[str, str]]:
+    """The next slots from the schedule (nothing is stored for them), in UTC and in the job's zone."""
+    at = next_run_display(job)
+    slots: list[int] = []
+    while at is not None and len(slots) < count:
+        slots.append(at)
+        at = cron.next_after(job.pattern, job.timezone, at) if job.pattern else None
+    zone = cron.zone(job.timezone)
+    return [{"at": iso(slot) or "", "local": local_iso(slot, zone)} for slot in slots]
 
 
-def to_api(job: JobModel, app: ApplicationModel | None) -> dict[str, Any]:
+def etag(job: Job) -> str:
+    return f'"{job.version}"'
+
+
+def spec_of(job: Job) -> dict[str, Any]:
+    """The client-written fields as JSON (defaults included), secrets in clear."""
+    written = job.spec.model_dump(mode="json", exclude_none=True)
+    written["runAt"] = iso(job.run_at)
+    return {key: value for key, value in written.items() if value is not None}
+
+
+def to_api(job: Job, app: Application | None, with_upcoming: bool = False) -> dict[str, Any]:
     """The job as clients see it: the written fields, ISO times, derived status, secrets masked."""
     written = {key: value for key, value in spec_of(job).items() if key != "applicationId"}
     body: dict[str, Any] = {
-        "id": int(job.id),
+        "id": job.id,
         "application": {
-            "id": int(job.applicationId),
+            "id": job.application_id,
             "name": app.name if app else "",
-            "displayName": app.displayName if app else "",
+            "displayName": app.display_name if app else "",
         },
         **written,
-        "taskConfig": mask_task_config(job.taskConfig),
+        "taskConfig": mask_task_config(job.task_config),
         "status": status_of(job),
         "nextRunAt": iso(next_run_display(job)),
-        "createdAt": iso(job.createdAt),
-        "createdBy": job.createdBy,
-        "updatedAt": iso(job.updatedAt),
-        "updatedBy": job.updatedBy,
+        "upcoming": upcoming(job) if with_upcoming else None,
+        "createdAt": iso(job.created_at),
+        "createdBy": job.created_by,
+        "updatedAt": iso(job.updated_at),
+        "updatedBy": job.updated_by,
     }
     keep_null = {"nextRunAt"}
     return {key: value for key, value in body.items() if value is not None or key in keep_null}
 
 
-def publish(detail_type: str, job: JobModel, app: ApplicationModel | None) -> None:
+def publish(detail_type: str, job: Job, app: Application | None) -> None:
     events.publish(detail_type, {"job": to_api(job, app)})
 
 
@@ -90,63 +113,66 @@ def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
         raise ValidationError.for_field("runAt", "must be in the future")
     conflicts = header_conflicts(spec.taskConfig)
     if conflicts:
-        raise ValidationError(f"{conflicts[0]['field']}: {conflicts[0]['message']}", conflicts)
+        raise ValidationError.for_details(conflicts)
     config = stored_task_config(spec.taskConfig)
-    params.check_task_config(config)
-    guard.check_task_config(config)
+    try:
+        params.check_task_config(config)
+    except params.ParamError as exc:
+        raise ValidationError.for_field(exc.field, str(exc)) from exc
+    try:
+        guard.check_task_config(config)
+    except guard.UrlRefused as exc:
+        raise UrlNotAllowed.for_field(exc.field, exc.reason) from exc
 
 
-def first_run(job: JobModel, after_ms: int) -> int | None:
-    if job.completedAt is not None:
+def first_run(job: Job, after_ms: int) -> int | None:
+    if job.completed_at is not None:
         return None
-    if job.runAt is not None:
-        return int(job.runAt)
+    if job.run_at is not None:
+        return job.run_at
     assert job.pattern is not None
     return cron.next_after(job.pattern, job.timezone, after_ms)
-
-
-def _apply_spec(job: JobModel, spec: JobSpec) -> None:
-    job.applicationId = spec.applicationId
-    job.name = spec.name.strip()
-    job.description = spec.description
-    job.enabled = spec.enabled
-    job.pattern = spec.pattern
-    job.runAt = to_ms(spec.runAt) if spec.runAt else None
-    job.timezone = spec.timezone
-    job.taskType = spec.taskType
-    job.taskConfig = stored_task_config(spec.taskConfig)
-    job.retryPolicy = spec.retryPolicy.model_dump()
-    job.misfirePolicy = spec.misfirePolicy
-    job.concurrencyPolicy = spec.concurrencyPolicy
 
 
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def get_visible(caller: Caller, job_id: int) -> tuple[JobModel, ApplicationModel]:
+def get_visible(caller: Caller, job_id: int) -> tuple[Job, Application]:
     job = job_store.get(job_id)
-    app = app_store.get(int(job.applicationId)) if job else None
+    app = app_store.get(job.application_id) if job else None
     if job is None or app is None or not caller.may_manage(app.name):
         raise NotFound(f"job {job_id} not found")
     return job, app
 
 
 def list_visible(
-    caller: Caller, after_id: int, limit: int, application_id: int | None, enabled: bool | None, name: str | None
+    caller: Caller,
+    after_id: int,
+    limit: int,
+    application_id: int | None,
+    enabled: bool | None,
+    name: str | None,
+    with_last_run: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
     if application_id is not None:
-        app_ids = [int(tenancy.visible_application(caller, application_id).id)]
+        app_ids = [tenancy.visible_application(caller, application_id).id]
     else:
         app_ids = tenancy.visible_application_ids(caller)
     found, more = job_store.list_for_applications(app_ids, after_id, limit, enabled, name)
-    apps = app_store.get_many({int(job.applicationId) for job in found})
-    return [to_api(job, apps.get(int(job.applicationId))) for job in found], more
+    apps = app_store.get_many({job.application_id for job in found})
+    items = [to_api(job, apps.get(job.application_id)) for job in found]
+    if with_last_run:
+        for item, last in zip(items, execution_store.newest_of([job.id for job in found]), strict=True):
+            if last is not None:
+                item["lastRun"] = {"id": last.id, "status": last.status, "scheduledFor": iso(last.slot),
+                                   "finishedAt": iso(last.finished_at)}  # fmt: skip
+    return items, more
 
 
 # --- writes --------------------------------------------------------------------------------------
 
 
-def create(caller: Caller, spec: JobSpec) -> tuple[JobModel, ApplicationModel]:
+def create(caller: Caller, spec: JobSpec) -> tuple[Job, Application]:
     app = tenancy.writable_application(caller, spec.applicationId)
     try:
         return create_as(caller.user, app, spec), app
@@ -158,37 +184,14 @@ def _name_conflict(name: str) -> Conflict:
     return Conflict(f"a job named {name} already exists in this application", [{"field": "name", "message": "taken"}])
 
 
-def matches(if_match: str | None, job: JobModel) -> bool:
+def matches(if_match: str | None, job: Job) -> bool:
     if if_match is None:
         return True
     tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
     return "*" in tags or etag(job) in tags
 
 
-def spec_of(job: JobModel) -> dict[str, Any]:
-    spec = {
-        "applicationId": int(job.applicationId),
-        "name": job.name,
-        "description": job.description,
-        "enabled": job.enabled,
-        "pattern": job.pattern,
-        "runAt": iso(job.runAt),
-        "timezone": job.timezone,
-        "taskType": job.taskType,
-        "taskConfig": job.taskConfig,
-        "retryPolicy": retry_policy_of(job).model_dump(),
-        "misfirePolicy": job.misfirePolicy or "fire_once",
-        "concurrencyPolicy": job.concurrencyPolicy or "allow",
-    }
-    return {key: value for key, value in spec.items() if value is not None}
-
-
-def retry_policy_of(job: JobModel) -> RetryPolicy:
-    """The job's retry policy (jobs stored before it existed get the defaults)."""
-    return RetryPolicy.model_validate(job.retryPolicy or {})
-
-
-def merge(job: JobModel, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
+def merge(job: Job, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
     """Top-level fields replace; taskConfig keys merge one level deep; null removes. Also returns the stored
     credentials dropped because the target moved to another origin (see `_drop_moved_credentials`)."""
     merged = spec_of(job)
@@ -196,14 +199,14 @@ def merge(job: JobModel, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
     for field in patch.model_fields_set:
         value = getattr(patch, field)
         if field == "taskConfig" and value is not None:
-            config = dict(job.taskConfig)
+            config = dict(job.task_config)
             for key, item in value.items():
                 if item is None:
                     config.pop(key, None)
                 else:
                     config[key] = item
-            if _origin(config) == _origin(job.taskConfig):
-                merged["taskConfig"] = keep_masked_secrets(config, job.taskConfig)
+            if _origin(config) == _origin(job.task_config):
+                merged["taskConfig"] = keep_masked_secrets(config, job.task_config)
             else:
                 dropped = _drop_moved_credentials(config, value)
                 merged["taskConfig"] = config
@@ -211,7 +214,7 @@ def merge(job: JobModel, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
             merged.pop(field, None)
         else:
             merged[field] = value
-    if merged.get("applicationId") != int(job.applicationId):
+    if merged.get("applicationId") != job.application_id:
         raise ValidationError.for_field("applicationId", "cannot be changed; create the job in the other application")
     return merged, dropped
 
@@ -254,9 +257,7 @@ def _drop_moved_credentials(config: dict[str, Any], supplied: dict[str, Any]) ->
     return dropped
 
 
-def update(
-    caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None
-) -> tuple[JobModel, ApplicationModel, list[str]]:
+def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) -> tuple[Job, Application, list[str]]:
     """Apply a partial update; also returns the credentials dropped because the target moved (for the answer)."""
     job, app = get_visible(caller, job_id)
     if not matches(if_match, job):
@@ -265,16 +266,16 @@ def update(
     try:
         spec = JobSpec.model_validate(merged)
     except PydanticError as exc:
-        raise ValidationError("the updated job is not valid", details_of(exc)) from exc
+        raise ValidationError.for_details(details_of(exc)) from exc
     schedule_changed = any(field in patch.model_fields_set for field in SCHEDULE_FIELDS)
     check_spec(spec, schedule_changed="runAt" in patch.model_fields_set)
     try:
-        _write(caller.user, job, app, spec, reschedule=schedule_changed)
+        written = _write(caller.user, job, app, spec, reschedule=schedule_changed)
     except job_store.NameTaken as exc:
-        raise _name_conflict(job.name) from exc
+        raise _name_conflict(spec.name) from exc
     except job_store.StaleVersion as exc:
         raise PreconditionFailed(f"job {job_id} changed while it was being updated; read it again") from exc
-    return job, app, dropped
+    return written, app, dropped
 
 
 def delete(caller: Caller, job_id: int) -> None:
@@ -284,78 +285,86 @@ def delete(caller: Caller, job_id: int) -> None:
     publish("scheduler.job.deleted", job, app)
 
 
-def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[JobModel, ApplicationModel]:
+def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[Job, Application]:
     """Enable or disable; idempotent (no write, no event when nothing changes)."""
     for _ in range(3):
         job, app = get_visible(caller, job_id)
         if job.enabled == enabled:
             return job, app
-        old_version = int(job.version)
-        job.enabled = enabled
-        job_store.set_next_run(job, first_run(job, now_ms()) if enabled else None)
-        job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), caller.user
+        changed = replace_record(job, spec=job.spec.model_copy(update={"enabled": enabled}))
+        changed = replace_record(changed, next_run_at=first_run(changed, now_ms()) if enabled else None,
+                                 version=job.version + 1, updated_at=now_ms(), updated_by=caller.user)  # fmt: skip
         try:
-            job_store.replace(job, old_version, job.name)
+            job_store.replace(changed, job, None)
         except job_store.StaleVersion:
             continue
-        publish("scheduler.job.updated", job, app)
-        dispatch_soon(job)
-        return job, app
+        publish("scheduler.job.updated", changed, app)
+        dispatch_soon(changed)
+        return changed, app
     raise Conflict(f"job {job_id} is being changed concurrently; retry")
 
 
 # --- wholesale writes for bootstrap sync ---------------------------------------------------------------
 
 
-def spec_matches(job: JobModel, spec: JobSpec) -> bool:
+def _normal(spec: JobSpec) -> JobSpec:
+    return spec.model_copy(update={"name": spec.name.strip()})
+
+
+def spec_matches(job: Job, spec: JobSpec) -> bool:
     """Whether writing `spec` would change nothing a user can see (then nothing is written)."""
-    probe = JobModel(job.id)
-    _apply_spec(probe, spec)
-    fields = ("name", "description", "enabled", "pattern", "runAt", "timezone", "taskType", "taskConfig", "retryPolicy",
-              "misfirePolicy", "concurrencyPolicy")  # fmt: skip
-    return all(getattr(probe, name) == getattr(job, name) for name in fields)
+
+    def written(value: JobSpec) -> dict[str, Any]:
+        return value.model_dump(mode="json", exclude_none=True)
+
+    return written(_normal(spec)) == written(job.spec)
 
 
-def replace(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec) -> JobModel:
+def replace(actor: str, job: Job, app: Application, spec: JobSpec) -> Job:
     """Overwrite the job with `spec` if it is still at the version read; StaleVersion otherwise."""
-    check_spec(spec, schedule_changed=spec.runAt is not None and to_ms(spec.runAt) != job.runAt)
+    run_at = to_ms(spec.runAt) if spec.runAt is not None else None
+    check_spec(spec, schedule_changed=run_at is not None and run_at != job.run_at)
     return _write(actor, job, app, spec, reschedule=True)
 
 
-def _write(actor: str, job: JobModel, app: ApplicationModel, spec: JobSpec, reschedule: bool) -> JobModel:
+def _with_snapshot(job: Job) -> tuple[Job, dict[str, Any]]:
+    content = job_snapshot(job)
+    return replace_record(job, snapshot=snapshot_key(content)), content
+
+
+def _write(actor: str, job: Job, app: Application, spec: JobSpec, reschedule: bool) -> Job:
     """Apply `spec` wholesale and store it if the job is still at the version read (NameTaken/StaleVersion
-    otherwise); a changed schedule gets its next run, and a slot inside the lookahead is dispatched."""
-    old_version, old_name, old_run_at = int(job.version), job.name, job.runAt
-    _apply_spec(job, spec)
-    if job.runAt != old_run_at:
-        job.completedAt = None
+    otherwise); a changed schedule gets its next run, and slots before the next tick are dispatched."""
+    changed = replace_record(job, spec=_normal(spec), version=job.version + 1, updated_at=now_ms(), updated_by=actor)
+    if changed.run_at != job.run_at:
+        changed = replace_record(changed, completed_at=None)
     if reschedule:
-        job_store.set_next_run(job, first_run(job, now_ms()))
-    job.version, job.updatedAt, job.updatedBy = old_version + 1, now_ms(), actor
-    job_store.replace(job, old_version, old_name)
-    publish("scheduler.job.updated", job, app)
+        changed = replace_record(changed, next_run_at=first_run(changed, now_ms()))
+    changed, content = _with_snapshot(changed)
+    job_store.replace(changed, job, content)
+    publish("scheduler.job.updated", changed, app)
     if reschedule:
-        dispatch_soon(job)
-    return job
+        dispatch_soon(changed)
+    return changed
 
 
-def remove(job: JobModel, app: ApplicationModel) -> bool:
+def remove(job: Job, app: Application) -> bool:
     """Delete the job if it is still at the version read; False when it changed or vanished."""
-    if not job_store.delete(job, expected_version=int(job.version)):
+    if not job_store.delete(job, expected_version=job.version):
         return False
     publish("scheduler.job.deleted", job, app)
     return True
 
 
-def create_as(actor: str, app: ApplicationModel, spec: JobSpec) -> JobModel:
+def create_as(actor: str, app: Application, spec: JobSpec) -> Job:
     """Create in an application already chosen (bootstrap); the name claim makes a race a NameTaken."""
     check_spec(spec, schedule_changed=True)
     moment = now_ms()
-    job = JobModel(keys.allocate_ids("job"), createdAt=moment, createdBy=actor, updatedAt=moment,
-                   updatedBy=actor, version=1)  # fmt: skip
-    _apply_spec(job, spec)
-    job_store.set_next_run(job, first_run(job, moment))
-    job_store.create(job)
+    job = Job(id=keys.allocate_ids("job"), spec=_normal(spec), version=1, created_at=moment, updated_at=moment,
+              created_by=actor, updated_by=actor)  # fmt: skip
+    job = replace_record(job, next_run_at=first_run(job, moment))
+    job, content = _with_snapshot(job)
+    job_store.create(job, content)
     publish("scheduler.job.created", job, app)
     dispatch_soon(job)
     return job

@@ -8,13 +8,18 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.clock import now_ms
 from chalicelib.store import keys
 from chalicelib.store.models import ApplicationModel, KeyModel, connection
+from chalicelib.store.records import Application
 
 
 class NameTaken(Exception):
     """Another application already has this name."""
 
 
-def create(name: str, display_name: str, created_by: str | None) -> ApplicationModel:
+def _record(item: ApplicationModel) -> Application:
+    return Application(int(item.id), item.name, item.displayName, int(item.createdAt), item.createdBy)
+
+
+def create(name: str, display_name: str, created_by: str | None) -> Application:
     app = ApplicationModel(
         keys.allocate_ids("application"), name=name, displayName=display_name, createdAt=now_ms(), createdBy=created_by
     )
@@ -24,25 +29,25 @@ def create(name: str, display_name: str, created_by: str | None) -> ApplicationM
             tx.save(app, condition=ApplicationModel.id.does_not_exist())
     except TransactWriteError as exc:
         raise NameTaken(name) from exc
-    return app
+    return _record(app)
 
 
-def get(application_id: int) -> ApplicationModel | None:
+def get(application_id: int) -> Application | None:
     try:
-        return ApplicationModel.get(application_id)
+        return _record(ApplicationModel.get(application_id))
     except DoesNotExist:
         return None
 
 
-def get_many(ids: set[int]) -> dict[int, ApplicationModel]:
+def get_many(ids: set[int]) -> dict[int, Application]:
     if not ids:
         return {}
-    return {int(app.id): app for app in ApplicationModel.batch_get(list(ids))}
+    return {int(app.id): _record(app) for app in ApplicationModel.batch_get(list(ids))}
 
 
-def all_applications() -> list[ApplicationModel]:
+def all_applications() -> list[Application]:
     """Every application, by id. Applications are few (tenants), so a scan is the right tool here."""
-    return sorted(ApplicationModel.scan(), key=lambda app: app.id)
+    return sorted((_record(app) for app in ApplicationModel.scan()), key=lambda app: app.id)
 
 
 def ids_for_names(names: frozenset[str]) -> list[int]:
@@ -50,6 +55,15 @@ def ids_for_names(names: frozenset[str]) -> list[int]:
     return sorted(found.values())
 
 
-def find_by_name(name: str) -> ApplicationModel | None:
+def find_by_name(name: str) -> Application | None:
     ids = ids_for_names(frozenset([name]))
     return get(ids[0]) if ids else None
+
+
+def reachable() -> bool:
+    """Whether the store answers (the health check)."""
+    try:
+        ApplicationModel.describe_table()
+    except Exception:  # noqa: BLE001 - any failure means not reachable
+        return False
+    return True

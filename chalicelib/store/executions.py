@@ -1,13 +1,25 @@
 """Executions: one item per (job, slot). Every state change is one conditional write, no transactions:
 
-tick:    put pending            if attribute_not_exists   (claims the slot)
-invoker: pending -> running     if status = pending       (drops a duplicate delivery)
-invoker: running -> final       if status = running and attempt matches
+invoker:  put running (attempt 1)      if attribute_not_exists   (a scheduled run is claimed where it starts)
+trigger:  put pending                  if attribute_not_exists   (a manual run is readable the moment it is asked)
+invoker:  pending -> running           if status = pending       (a manual run, or a retry whose backoff ended)
+invoker:  running -> final             if status = running and attempt matches
+invoker:  running -> pending           if status = running and attempt matches   (a retry on its way)
+invoker:  running -> running (N+1)     if the attempt N it saw is still running   (its invoker died: take it over)
+anyone:   pending/running -> failed    if the status and attempt it saw still hold (LOST, a refused dispatch)
+
+What a run produced (result, error, attempts) is stored as one zlib-compressed JSON document, and the job's
+configuration as run is a reference to a masked snapshot kept once per job version (`jobs.snapshot`): a run's
+item stays under 1 KB for an ordinary job, so each write costs one write unit.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -15,12 +27,16 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from chalicelib.clock import iso
 from chalicelib.ids import execution_id
 from chalicelib.settings import get_settings
-from chalicelib.store.keys import is_condition_failure
+from chalicelib.store.keys import is_condition_failure, update_quietly
 from chalicelib.store.models import ExecutionModel
+from chalicelib.store.records import Execution
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 FINAL = (SUCCEEDED, FAILED)
+IN_FLIGHT = (PENDING, RUNNING)
 FAR_FUTURE_MS = 10 * 365 * 86_400_000
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+PATIENCE_SECONDS = (0.5, 1.0, 2.0, 4.0)  # after botocore's own retries: an outcome in hand is worth waiting for
 
 
 def app_shard(application_id: int, execution_id_: int) -> int:
@@ -36,76 +52,232 @@ def _expires_at(now_ms: int) -> int:
     return now_ms // 1000 + get_settings().execution_retention_days * 86_400
 
 
-def create_pending(
-    job_id: int,
-    application_id: int,
-    slot: int,
-    trigger: str,
-    now_ms: int,
-    created_by: str | None = None,
-    missed_slots: int | None = None,
-) -> ExecutionModel | None:
-    """Claim (job, slot): the pending execution, or None when the slot was already claimed."""
-    new_id = execution_id(slot)
-    execution = ExecutionModel(
-        job_id,
-        slot,
-        id=new_id,
-        applicationId=application_id,
-        appShard=app_shard(application_id, new_id),
-        status=PENDING,
-        trigger=trigger,
-        attempt=0,
-        createdAt=now_ms,
-        createdBy=created_by,
-        missedSlots=missed_slots or None,
-        dueAt=slot,
-        inflightShard=new_id % get_settings().due_shards,
-        expiresAt=_expires_at(now_ms),
+# --- the payload ----------------------------------------------------------------------------------------------
+
+
+def _pack(**fields: Any) -> bytes | None:
+    present = {name: value for name, value in fields.items() if value}
+    if not present:
+        return None
+    return zlib.compress(json.dumps(present, separators=(",", ":"), allow_nan=False).encode(), 6)
+
+
+def _set_payload(**fields: Any) -> Any:
+    """The update action that stores these fields as the payload (or removes it when all are empty)."""
+    payload = _pack(**fields)
+    return ExecutionModel.payload.set(payload) if payload else ExecutionModel.payload.remove()
+
+
+def _unpack(payload: bytes | None) -> dict[str, Any]:
+    if not payload:
+        return {}
+    data: dict[str, Any] = json.loads(zlib.decompress(payload))
+    return data
+
+
+def _number(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _record(item: ExecutionModel) -> Execution:
+    produced = _unpack(item.payload)
+    return Execution(
+        job_id=int(item.jobId),
+        slot=int(item.slot),
+        id=int(item.id),
+        application_id=int(item.applicationId),
+        status=item.status,
+        trigger=item.trigger,
+        attempt=int(item.attempt or 0),
+        created_at=int(item.createdAt),
+        created_by=item.createdBy,
+        started_at=_number(item.startedAt),
+        attempt_started_at=_number(item.attemptStartedAt),
+        finished_at=_number(item.finishedAt),
+        duration_ms=_number(item.durationMs),
+        lag_ms=_number(item.lagMs),
+        missed_slots=_number(item.missedSlots),
+        due_at=_number(item.dueAt),
+        snapshot=item.snapshot,
+        job_snapshot=produced.get("jobSnapshot"),
+        resolved=produced.get("resolved"),
+        request=produced.get("request"),
+        result=produced.get("result"),
+        error=produced.get("error"),
+        attempts=produced.get("attempts") or [],
     )
+
+
+# --- writes ----------------------------------------------------------------------------------------------------
+
+
+def _put_new(item: ExecutionModel) -> Execution | None:
     try:
-        execution.save(condition=ExecutionModel.jobId.does_not_exist())
+        _patiently(lambda: item.save(condition=ExecutionModel.jobId.does_not_exist()))
     except PutError as exc:
         if is_condition_failure(exc):
             return None
         raise
-    return execution
+    return _record(item)
 
 
-def to_api(execution: ExecutionModel) -> dict[str, Any]:
-    """An execution as clients and events see it (snapshots are stored masked)."""
-    body = {
-        "id": int(execution.id),
-        "jobId": int(execution.jobId),
-        "applicationId": int(execution.applicationId),
-        "status": execution.status,
-        "trigger": execution.trigger,
-        "scheduledFor": iso(int(execution.slot)),
-        "attempt": int(execution.attempt or 0),
-        "attempts": execution.attempts,
-        "startedAt": iso(execution.startedAt),
-        "finishedAt": iso(execution.finishedAt),
-        "durationMs": execution.durationMs,
-        "lagMs": execution.lagMs,
-        "missedSlots": execution.missedSlots,
-        "jobSnapshot": execution.jobSnapshot,
-        "result": execution.result,
-        "error": execution.error,
-        "createdAt": iso(int(execution.createdAt)),
-        "createdBy": execution.createdBy,
-    }
-    keep_null = {"startedAt", "finishedAt"}
-    return {key: value for key, value in body.items() if value is not None or key in keep_null}
+def claim(job_id: int, application_id: int, slot: int, now_ms: int, *, snapshot: str | None,
+          missed_slots: int | None = None) -> Execution | None:  # fmt: skip
+    """A scheduled run claims its slot as it starts: `running`, attempt 1; None when the slot is taken (another
+    delivery of the same slot, or a run already recorded)."""
+    new_id = execution_id(slot)
+    return _put_new(ExecutionModel(
+        job_id, slot, id=new_id, applicationId=application_id, appShard=app_shard(application_id, new_id),
+        status=RUNNING, trigger="schedule", attempt=1, createdAt=now_ms, startedAt=now_ms, attemptStartedAt=now_ms,
+        lagMs=max(0, now_ms - slot), missedSlots=missed_slots or None, snapshot=snapshot,
+        expiresAt=_expires_at(now_ms),
+    ))  # fmt: skip
 
 
-def get(job_id: int, slot: int) -> ExecutionModel | None:
+def create_pending(job_id: int, application_id: int, slot: int, trigger: str, now_ms: int,
+                   created_by: str | None = None) -> Execution | None:  # fmt: skip
+    """A run asked for by hand: `pending` until the invoker starts it; None when the slot is taken."""
+    new_id = execution_id(slot)
+    return _put_new(ExecutionModel(
+        job_id, slot, id=new_id, applicationId=application_id, appShard=app_shard(application_id, new_id),
+        status=PENDING, trigger=trigger, attempt=0, createdAt=now_ms, createdBy=created_by, dueAt=slot,
+        expiresAt=_expires_at(now_ms),
+    ))  # fmt: skip
+
+
+def put_failed(job_id: int, application_id: int, slot: int, trigger: str, now_ms: int, code: str,
+               message: str) -> Execution | None:  # fmt: skip
+    """Record a run that ended before anything was recorded for it (its message went to the dead-letter queue);
+    None when a record exists."""
+    new_id = execution_id(slot)
+    return _put_new(ExecutionModel(
+        job_id, slot, id=new_id, applicationId=application_id, appShard=app_shard(application_id, new_id),
+        status=FAILED, trigger=trigger, attempt=0, createdAt=now_ms, finishedAt=now_ms,
+        payload=_pack(error={"code": code, "message": message}), expiresAt=_expires_at(now_ms),
+    ))  # fmt: skip
+
+
+def _patiently(write: Any) -> Any:
+    """A throttled write is tried again for up to ~8 s more: a run that happened is worth waiting to record."""
+    for pause in PATIENCE_SECONDS:
+        try:
+            return write()
+        except (UpdateError, PutError) as exc:
+            if getattr(exc, "cause_response_code", None) not in THROTTLED:
+                raise
+            time.sleep(pause)
+    return write()
+
+
+def _transition(execution: Execution, actions: list[Any], condition: Any, **changes: Any) -> Execution | None:
+    """One conditional state change; the record after it (`changes` applied to the record read: the condition
+    holds only if nothing moved since, so the item is not read back), or None when the condition failed."""
+    item = ExecutionModel(execution.job_id, execution.slot)
     try:
-        return ExecutionModel.get(job_id, slot, consistent_read=True)
+        _patiently(lambda: update_quietly(item, actions, condition))
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return None
+        raise
+    return replace(execution, **changes)
+
+
+def _at(execution: Execution, status: str) -> Any:
+    return (ExecutionModel.status == status) & (ExecutionModel.attempt == execution.attempt)
+
+
+def start(execution: Execution, now_ms: int, snapshot: str | None) -> Execution | None:
+    """pending -> running (a manual run, or a retry whose backoff ended) with the job's version as it starts (its
+    `snapshot`); None when another delivery took it."""
+    lag = max(0, now_ms - execution.slot)
+    return _transition(
+        execution,
+        [
+            ExecutionModel.status.set(RUNNING),
+            ExecutionModel.snapshot.set(snapshot) if snapshot else ExecutionModel.snapshot.remove(),
+            ExecutionModel.startedAt.set(ExecutionModel.startedAt | now_ms),  # the first attempt's start
+            ExecutionModel.lagMs.set(ExecutionModel.lagMs | lag),
+            ExecutionModel.attemptStartedAt.set(now_ms),
+            ExecutionModel.attempt.add(1),
+        ],
+        _at(execution, PENDING),
+        status=RUNNING,
+        snapshot=snapshot,
+        started_at=execution.started_at if execution.started_at is not None else now_ms,
+        lag_ms=execution.lag_ms if execution.lag_ms is not None else lag,
+        attempt_started_at=now_ms,
+        attempt=execution.attempt + 1,
+    )
+
+
+def take_over(execution: Execution, now_ms: int, attempts: list[dict[str, Any]]) -> Execution | None:
+    """A running attempt whose invoker died: the next attempt starts here, if nobody moved the run meanwhile."""
+    return _transition(
+        execution,
+        [ExecutionModel.attemptStartedAt.set(now_ms), ExecutionModel.attempt.add(1), _set_payload(attempts=attempts)],
+        _at(execution, RUNNING),
+        attempt_started_at=now_ms,
+        attempt=execution.attempt + 1,
+        attempts=attempts,
+    )
+
+
+def finish(execution: Execution, status: str, now_ms: int, *, result: dict[str, Any] | None,
+           error: dict[str, str] | None, attempts: list[dict[str, Any]], request: dict[str, Any] | None = None,
+           resolved: dict[str, Any] | None = None,
+           job_snapshot: dict[str, Any] | None = None) -> Execution | None:  # fmt: skip
+    """running -> succeeded/failed with what the run produced; None when this attempt no longer owns it. One
+    attempt without error is not listed (the record's own times say it)."""
+    started = execution.started_at or now_ms
+    listed = attempts if len(attempts) > 1 or error else []
+    payload = _set_payload(result=result, error=error, attempts=listed, request=request, resolved=resolved,
+                           jobSnapshot=job_snapshot)  # fmt: skip
+    actions = [
+        ExecutionModel.status.set(status),
+        ExecutionModel.finishedAt.set(now_ms),
+        ExecutionModel.durationMs.set(max(0, now_ms - started)),
+        payload,
+    ]
+    return _transition(
+        execution, actions, _at(execution, RUNNING), status=status, finished_at=now_ms,
+        duration_ms=max(0, now_ms - started), result=result, error=error, attempts=listed, request=request,
+        resolved=resolved, job_snapshot=job_snapshot,
+    )  # fmt: skip
+
+
+def retry_later(execution: Execution, attempts: list[dict[str, Any]], due_at: int) -> Execution | None:
+    """running -> pending after a failed attempt whose retry message is on its way (visible at `due_at`)."""
+    actions = [ExecutionModel.status.set(PENDING), _set_payload(attempts=attempts), ExecutionModel.dueAt.set(due_at)]
+    return _transition(execution, actions, _at(execution, RUNNING), status=PENDING, attempts=attempts, due_at=due_at)
+
+
+def fail(execution: Execution, now_ms: int, code: str, message: str) -> Execution | None:
+    """pending or running (the attempt seen) -> failed without an outcome of its own: its invoker died and no
+    attempt is left (LOST), its dispatch was refused, its message was given up on. Earlier attempts stay listed."""
+    error = {"code": code, "message": message}
+    attempts = list(execution.attempts)
+    if execution.status == RUNNING:
+        attempts.append({"at": iso(now_ms), "error": error})
+    actions = [
+        ExecutionModel.status.set(FAILED),
+        ExecutionModel.finishedAt.set(now_ms),
+        _set_payload(error=error, attempts=attempts),
+    ]
+    return _transition(execution, actions, _at(execution, execution.status), status=FAILED, finished_at=now_ms,
+                       error=error, attempts=attempts)  # fmt: skip
+
+
+# --- reads -------------------------------------------------------------------------------------------------------
+
+
+def get(job_id: int, slot: int) -> Execution | None:
+    try:
+        return _record(ExecutionModel.get(job_id, slot, consistent_read=True))
     except DoesNotExist:
         return None
 
 
-def get_by_id(execution_id_: int, application_ids: list[int]) -> ExecutionModel | None:
+def get_by_id(execution_id_: int, application_ids: list[int]) -> Execution | None:
     """Through the by-application index, one key lookup per application the caller may see (an index of
     its own would cost a write unit on every run)."""
     for app_id in application_ids:
@@ -115,110 +287,9 @@ def get_by_id(execution_id_: int, application_ids: list[int]) -> ExecutionModel 
     return None
 
 
-THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
-PATIENCE_SECONDS = (0.5, 1.0, 2.0, 4.0)  # after botocore's own retries: an outcome in hand is worth waiting for
-
-
-def _transition(execution: ExecutionModel, actions: list[Any], condition: Any) -> bool:
-    """One conditional state change; False when the condition no longer holds. A throttled write is tried
-    again for up to ~8 s more: the run has happened, and dropping its outcome would leave it to the sweep."""
-    for pause in PATIENCE_SECONDS:
-        try:
-            return _update(execution, actions, condition)
-        except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) not in THROTTLED:
-                raise
-            time.sleep(pause)
-    return _update(execution, actions, condition)
-
-
-def _update(execution: ExecutionModel, actions: list[Any], condition: Any) -> bool:
-    try:
-        execution.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
-
-
-def start(job_id: int, slot: int, now_ms: int) -> ExecutionModel | None:
-    """pending -> running; None when another delivery already took it (or it ended)."""
-    execution = ExecutionModel(job_id, slot)
-    ok = _transition(
-        execution,
-        [
-            ExecutionModel.status.set(RUNNING),
-            ExecutionModel.startedAt.set(ExecutionModel.startedAt | now_ms),  # the first attempt's start
-            ExecutionModel.lagMs.set(ExecutionModel.lagMs | max(0, now_ms - slot)),
-            ExecutionModel.attemptStartedAt.set(now_ms),
-            ExecutionModel.attempt.add(1),
-        ],
-        (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists(),
-    )
-    return execution if ok else None
-
-
-def finish(execution: ExecutionModel, status: str, now_ms: int, fields: dict[str, Any]) -> bool:
-    """running -> succeeded/failed with the outcome; False when this attempt no longer owns it."""
-    started = int(execution.startedAt or now_ms)
-    actions = [
-        ExecutionModel.status.set(status),
-        ExecutionModel.finishedAt.set(now_ms),
-        ExecutionModel.durationMs.set(max(0, now_ms - started)),
-        ExecutionModel.inflightShard.remove(),
-    ]
-    for name, value in fields.items():
-        attribute = getattr(ExecutionModel, name)
-        actions.append(attribute.set(value) if value is not None else attribute.remove())
-    condition = (ExecutionModel.status == RUNNING) & (ExecutionModel.attempt == int(execution.attempt))
-    return _transition(execution, actions, condition)
-
-
-def retry_later(execution: ExecutionModel, attempts: list[dict[str, Any]], due_at: int) -> bool:
-    """running -> pending after a failed attempt whose retry message is on its way (visible at `due_at`)."""
-    condition = (ExecutionModel.status == RUNNING) & (ExecutionModel.attempt == int(execution.attempt))
-    actions = [
-        ExecutionModel.status.set(PENDING),
-        ExecutionModel.attempts.set(attempts),
-        ExecutionModel.dueAt.set(due_at),
-    ]
-    return _transition(execution, actions, condition)
-
-
-def mark_swept(execution: ExecutionModel, now_ms: int) -> bool:
-    """Claim the one re-dispatch of a pending execution whose message was lost."""
-    condition = (ExecutionModel.status == PENDING) & ExecutionModel.sweptAt.does_not_exist()
-    return _transition(execution, [ExecutionModel.sweptAt.set(now_ms)], condition)
-
-
-def fail_lost(execution: ExecutionModel, now_ms: int, message: str) -> bool:
-    """pending or running (this very attempt) -> failed LOST; False when it moved on meanwhile."""
-    condition = (ExecutionModel.status == execution.status) & (ExecutionModel.attempt == int(execution.attempt))
-    return _transition(execution, _failed(now_ms, "LOST", message), condition)
-
-
-def _failed(now_ms: int, code: str, message: str) -> list[Any]:
-    """The actions that end an execution failed without an outcome of its own."""
-    return [
-        ExecutionModel.status.set(FAILED),
-        ExecutionModel.finishedAt.set(now_ms),
-        ExecutionModel.error.set({"code": code, "message": message}),
-        ExecutionModel.inflightShard.remove(),
-    ]
-
-
-def fail_pending(job_id: int, slot: int, now_ms: int, code: str, message: str) -> ExecutionModel | None:
-    """pending -> failed without a run (job deleted or disabled after dispatch)."""
-    execution = ExecutionModel(job_id, slot)
-    condition = (ExecutionModel.status == PENDING) & ExecutionModel.jobId.exists()
-    ok = _transition(execution, _failed(now_ms, code, message), condition)
-    return execution if ok else None
-
-
 def list_for_job(
     job_id: int, before_slot: int | None, limit: int, status: str | None, from_ms: int | None, to_ms: int | None
-) -> tuple[list[ExecutionModel], bool]:
+) -> tuple[list[Execution], bool]:
     """Newest first, by slot."""
     lower = from_ms if from_ms is not None else 0
     high = int(time.time() * 1000) + FAR_FUTURE_MS
@@ -228,8 +299,9 @@ def list_for_job(
         high = min(high, to_ms)
     if high < lower:
         return [], False
-    found = list(
-        ExecutionModel.query(
+    found = [
+        _record(item)
+        for item in ExecutionModel.query(
             job_id,
             ExecutionModel.slot.between(lower, high),
             filter_condition=(ExecutionModel.status == status) if status else None,
@@ -237,15 +309,15 @@ def list_for_job(
             limit=limit + 1,
             consistent_read=True,
         )
-    )
+    ]
     return found[:limit], len(found) > limit
 
 
 def list_recent(
     application_ids: list[int], before_id: int | None, limit: int, status: str | None
-) -> tuple[list[ExecutionModel], bool]:
+) -> tuple[list[Execution], bool]:
     """Newest first across applications (by id), optionally one status; at most 20 pages of keys read."""
-    results: list[ExecutionModel] = []
+    results: list[Execution] = []
     cursor = before_id
     for _ in range(20):
         keys: list[tuple[int, int, int]] = []
@@ -261,11 +333,25 @@ def list_recent(
         for _, job_id, slot in page:
             item = items.get((job_id, slot))
             if item is not None and (status is None or item.status == status):
-                results.append(item)
+                results.append(_record(item))
         if len(results) > limit or not page or (len(page) <= limit and not more_keys):
             break
         cursor = page[-1][0]
     return results[:limit], len(results) > limit
+
+
+def newest_of(job_ids: list[int]) -> list[Execution | None]:
+    """Each job's newest run (one key query each, side by side), in the order given."""
+
+    def newest(job_id: int) -> Execution | None:
+        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=1):
+            return _record(item)
+        return None
+
+    if not job_ids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(job_ids))) as pool:
+        return list(pool.map(newest, job_ids))
 
 
 def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
@@ -273,31 +359,4 @@ def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
     earlier = ExecutionModel.query(
         job_id, ExecutionModel.slot < slot, scan_index_forward=False, limit=look_back, consistent_read=True
     )
-    return any(item.status in (PENDING, RUNNING) for item in earlier)
-
-
-def inflight_older_than(slot: int) -> list[ExecutionModel]:
-    """Pending or running executions whose slot is before `slot` (the sweep's candidates)."""
-    keys = [
-        (int(key.jobId), int(key.slot))
-        for shard in range(get_settings().due_shards)
-        for key in ExecutionModel.inflight.query(shard, ExecutionModel.slot < slot)
-    ]
-    return list(ExecutionModel.batch_get(keys)) if keys else []
-
-
-def count_overdue(before_slot: int) -> int:
-    """In-flight runs whose slot is older than `before_slot`: a count over the sparse index's keys only."""
-    return sum(
-        ExecutionModel.inflight.count(shard, ExecutionModel.slot < before_slot)
-        for shard in range(get_settings().due_shards)
-    )
-
-
-def inflight(limit: int = 1000) -> list[ExecutionModel]:
-    """Pending or running executions, oldest slot first (sparse index; normally tiny)."""
-    keys: list[tuple[int, int]] = []
-    for shard in range(get_settings().due_shards):
-        keys.extend((int(k.jobId), int(k.slot)) for k in ExecutionModel.inflight.query(shard, limit=limit))
-    keys.sort(key=lambda key: key[1])
-    return list(ExecutionModel.batch_get(keys[:limit])) if keys else []
+    return any(item.status in IN_FLIGHT for item in earlier)

@@ -6,8 +6,17 @@ import time
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.models import Model
 
 from chalicelib.store.models import KeyModel
+
+
+def update_quietly(item: Model, actions: list[Any], condition: Any) -> None:
+    """A conditional UpdateItem that asks nothing back (PynamoDB's `update` asks for the whole new item, which
+    DynamoDB and its local stand-in then serialise for nothing). Raises UpdateError like `update`."""
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    item._get_connection().update_item(hash_key, range_key=range_key, actions=actions, condition=condition,
+                                       return_values="NONE")  # fmt: skip
 
 
 def is_condition_failure(exc: Exception) -> bool:

@@ -1,8 +1,10 @@
-"""PynamoDB models of the four tables defined in infra/template.yaml."""
+"""PynamoDB models of the four tables defined in infra/template.yaml. Only `store/` uses them; it hands out the
+plain records of `records.py`."""
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
@@ -42,23 +44,27 @@ class ApplicationModel(Model):
 class JobsByApplication(GlobalSecondaryIndex["JobModel"]):
     class Meta:
         index_name = "by-application"
-        projection = IncludeProjection(["name", "enabled"])  # never nextRunAt: the tick changes it every run
+        projection = IncludeProjection(["name", "enabled"])  # never nextRunAt: the tick moves it
 
     applicationId = NumberAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
 
 
 class JobsDue(GlobalSecondaryIndex["JobModel"]):
+    """Sparse: only enabled jobs with a next slot carry dueShard. Keys only (the tick reads the jobs it finds), so
+    moving a job's cursor costs the smallest index write whatever the job holds."""
+
     class Meta:
         index_name = "due-index"
-        projection = IncludeProjection(["applicationId", "pattern", "timezone", "runAt", "misfirePolicy"])
+        projection = KeysOnlyProjection()
 
     dueShard = NumberAttribute(hash_key=True)
     nextRunAt = NumberAttribute(range_key=True)
 
 
 class JobModel(Model):
-    """A job. Times are epoch ms; `taskConfig` keeps secrets in clear (masked only on the way out)."""
+    """A job: its client-written fields as one compressed JSON document (`spec`, secrets in clear: masked only on
+    the way out), the few copied out for indexes, and what the service derives. Times are epoch ms."""
 
     class Meta(TableMeta):
         table_name = _settings.jobs_table
@@ -66,16 +72,9 @@ class JobModel(Model):
     id = NumberAttribute(hash_key=True)
     applicationId = NumberAttribute()
     name = UnicodeAttribute()
-    description = UnicodeAttribute(null=True)
     enabled = BooleanAttribute()
-    pattern = UnicodeAttribute(null=True)
-    runAt = NumberAttribute(null=True)
-    timezone = UnicodeAttribute()
-    taskType = UnicodeAttribute()
-    taskConfig: JSONAttribute = JSONAttribute()
-    retryPolicy: JSONAttribute = JSONAttribute(null=True)
-    misfirePolicy = UnicodeAttribute(null=True)
-    concurrencyPolicy = UnicodeAttribute(null=True)
+    spec = BinaryAttribute(legacy_encoding=False)  # zlib-compressed JSON of the JobSpec
+    snapshot = UnicodeAttribute(null=True)
     createdAt = NumberAttribute()
     createdBy = UnicodeAttribute(null=True)
     updatedAt = NumberAttribute()
@@ -98,17 +97,10 @@ class ExecutionsByApplication(GlobalSecondaryIndex["ExecutionModel"]):
     id = NumberAttribute(range_key=True)
 
 
-class ExecutionsInflight(GlobalSecondaryIndex["ExecutionModel"]):
-    class Meta:
-        index_name = "inflight-index"
-        projection = KeysOnlyProjection()
-
-    inflightShard = NumberAttribute(hash_key=True)
-    slot = NumberAttribute(range_key=True)
-
-
 class ExecutionModel(Model):
-    """One run of a job at one slot (epoch ms). Written pending by the tick, finished by the invoker."""
+    """One run of a job at one slot (epoch ms). Put `running` by the invoker that claims it (or `pending` by a
+    manual trigger), finished by the invoker. What a run produced (result, error, attempts) is one compressed
+    document, `payload`: every run writes as few bytes, so as few write units, as it can."""
 
     class Meta(TableMeta):
         table_name = _settings.executions_table
@@ -124,22 +116,17 @@ class ExecutionModel(Model):
     createdAt = NumberAttribute()
     createdBy = UnicodeAttribute(null=True)
     startedAt = NumberAttribute(null=True)
+    attemptStartedAt = NumberAttribute(null=True)
     finishedAt = NumberAttribute(null=True)
     durationMs = NumberAttribute(null=True)
     lagMs = NumberAttribute(null=True)
     missedSlots = NumberAttribute(null=True)
-    attempts: JSONAttribute = JSONAttribute(null=True)
-    dueAt = NumberAttribute(null=True)  # when its queued message becomes visible (slot, or a retry's time)
-    attemptStartedAt = NumberAttribute(null=True)
-    sweptAt = NumberAttribute(null=True)  # when the lost-run sweep re-dispatched it
-    jobSnapshot: JSONAttribute = JSONAttribute(null=True)
-    result: JSONAttribute = JSONAttribute(null=True)
-    error: JSONAttribute = JSONAttribute(null=True)
-    inflightShard = NumberAttribute(null=True)
+    dueAt = NumberAttribute(null=True)  # a pending retry: when its message becomes visible
+    snapshot = UnicodeAttribute(null=True)
+    payload = BinaryAttribute(null=True, legacy_encoding=False)
     expiresAt = NumberAttribute()
 
     by_application = ExecutionsByApplication()
-    inflight = ExecutionsInflight()
 
 
 class KeyModel(Model):

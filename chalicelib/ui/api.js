@@ -27,7 +27,7 @@ export async function call(method, path, { body, query } = {}) {
     credentials: "same-origin",
   });
   const text = await response.text();
-  let data = null;
+  let data;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

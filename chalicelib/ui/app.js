@@ -1,7 +1,7 @@
 // The Admin UI shell: session, navigation, and a router over the URL's #fragment.
 
 import { ApiError, del, get, post } from "./api.js";
-import { failure, h, mount } from "./dom.js";
+import { failure, go, h, mount } from "./dom.js";
 import { jobDetail, jobForm, jobList } from "./jobs.js";
 import { applicationList, executionDetail, statsPage } from "./runs.js";
 
@@ -21,11 +21,6 @@ export function parseHash() {
   const raw = location.hash.replace(/^#/, "") || "/jobs";
   const [path, query] = raw.split("?");
   return { path, params: new URLSearchParams(query || "") };
-}
-
-export function go(hash) {
-  if (location.hash === hash) route();
-  else location.hash = hash;
 }
 
 async function route() {
@@ -88,7 +83,11 @@ function signInForm(error) {
     "form",
     { class: "card narrow", id: "signin" },
     h("h1", {}, "Sign in"),
-    h("p", { class: "muted" }, "Paste a token this service accepts. `make run` prints a one-click link for the local admin."),
+    h(
+      "p",
+      { class: "muted" },
+      "Paste a token this service accepts. `make run` prints a one-click link for the local admin.",
+    ),
     h("label", { for: "token" }, "Token"),
     input,
     error ? failure(error) : null,

@@ -54,9 +54,19 @@ export function pretty(value) {
 }
 
 export function fieldList(rows) {
-  return h("dl", { class: "fields" }, rows.filter(Boolean).map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
+  return h(
+    "dl",
+    { class: "fields" },
+    rows.filter(Boolean).map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]),
+  );
 }
 
 export function failure(error) {
   return h("p", { class: "error", role: "alert" }, `${error.code || "ERROR"}: ${error.message}`);
+}
+
+// Navigate to a view; the same hash again re-renders it (the router listens to hashchange).
+export function go(hash) {
+  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = hash;
 }

@@ -1,10 +1,7 @@
 // Jobs: the list, one job with its runs, and the create/edit form with a live cron preview.
 
 import { ApiError, del, get, page, post, put } from "./api.js";
-import { go } from "./app.js";
-import { badge, bothTimes, failure, fieldList, h, mount, ms, when } from "./dom.js";
-
-const MASK = "********";
+import { badge, bothTimes, failure, fieldList, go, h, mount, ms, when } from "./dom.js";
 
 async function applications() {
   const apps = await get("/applications", { limit: 200 });
@@ -21,17 +18,45 @@ export async function jobList(params) {
     enabled: params.get("enabled") || undefined,
     cursor: params.get("cursor") || undefined,
     limit: 20,
+    include: "lastRun",
   };
   const { data: jobs, next } = await page("/jobs", query);
   const filters = h(
     "form",
     { class: "filters", id: "job-filters" },
-    h("label", {}, "Application ", h("select", { name: "app" }, h("option", { value: "" }, "All"),
-      [...apps.values()].map((app) => h("option", { value: app.id, selected: String(app.id) === params.get("app") }, app.displayName || app.name)))),
-    h("label", {}, "Name ", h("input", { name: "name", type: "search", value: params.get("name") || "", placeholder: "starts with…" })),
-    h("label", {}, "State ", h("select", { name: "enabled" },
-      [["", "Any"], ["true", "Enabled"], ["false", "Disabled"]].map(([value, label]) =>
-        h("option", { value, selected: value === (params.get("enabled") || "") }, label)))),
+    h(
+      "label",
+      {},
+      "Application ",
+      h(
+        "select",
+        { name: "app" },
+        h("option", { value: "" }, "All"),
+        [...apps.values()].map((app) =>
+          h("option", { value: app.id, selected: String(app.id) === params.get("app") }, app.displayName || app.name),
+        ),
+      ),
+    ),
+    h(
+      "label",
+      {},
+      "Name ",
+      h("input", { name: "name", type: "search", value: params.get("name") || "", placeholder: "starts with…" }),
+    ),
+    h(
+      "label",
+      {},
+      "State ",
+      h(
+        "select",
+        { name: "enabled" },
+        [
+          ["", "Any"],
+          ["true", "Enabled"],
+          ["false", "Disabled"],
+        ].map(([value, label]) => h("option", { value, selected: value === (params.get("enabled") || "") }, label)),
+      ),
+    ),
     h("button", { type: "submit" }, "Filter"),
   );
   filters.addEventListener("submit", (event) => {
@@ -41,8 +66,14 @@ export async function jobList(params) {
     go(`#/jobs?${next}`);
   });
   const rows = jobs.map((job) => {
-    const last = h("td", { class: "last-run" }, h("span", { class: "muted" }, "…"));
-    lastRun(job.id, last);
+    const run = job.lastRun;
+    const last = h(
+      "td",
+      { class: "last-run" },
+      run
+        ? h("a", { href: `#/executions/${run.id}` }, badge(run.status), " ", when(run.scheduledFor))
+        : h("span", { class: "muted" }, "never"),
+    );
     return h(
       "tr",
       { "data-job": job.id },
@@ -65,24 +96,34 @@ export async function jobList(params) {
       h("div", { class: "title" }, h("h1", {}, "Jobs"), h("a", { class: "button", href: "#/jobs/new" }, "New job")),
       filters,
       jobs.length
-        ? h("table", { class: "list", id: "jobs" },
-            h("thead", {}, h("tr", {}, ["Name", "Application", "Status", "Schedule", "Next run", "Last run"].map((t) => h("th", {}, t)))),
-            h("tbody", {}, rows))
+        ? h(
+            "table",
+            { class: "list", id: "jobs" },
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["Name", "Application", "Status", "Schedule", "Next run", "Last run"].map((t) => h("th", {}, t)),
+              ),
+            ),
+            h("tbody", {}, rows),
+          )
         : h("p", { class: "muted" }, "No jobs match."),
-      h("nav", { class: "pager" },
+      h(
+        "nav",
+        { class: "pager" },
         params.get("cursor") ? h("a", { href: `#/jobs?${first}` }, "First page") : null,
-        next ? h("a", { href: `#/jobs?${more}`, rel: "next" }, "Next page") : null),
+        next ? h("a", { href: `#/jobs?${more}`, rel: "next" }, "Next page") : null,
+      ),
     ),
   );
 }
 
-async function lastRun(jobId, cell) {
-  try {
-    const [run] = await get(`/jobs/${jobId}/executions`, { limit: 1 });
-    cell.replaceChildren(run ? h("a", { href: `#/executions/${run.id}` }, badge(run.status), " ", when(run.scheduledFor)) : h("span", { class: "muted" }, "never"));
-  } catch {
-    cell.replaceChildren(h("span", { class: "muted" }, "?"));
-  }
+function retries(policy) {
+  const { initialSeconds, maxSeconds } = policy.backoff;
+  return `${policy.maxAttempts} attempts, backoff ${initialSeconds}–${maxSeconds} s`;
 }
 
 // --- one job ------------------------------------------------------------------------------------
@@ -115,20 +156,45 @@ export async function jobDetail(id, params) {
     { class: "actions" },
     h("a", { class: "button", href: `#/jobs/${id}/edit` }, "Edit"),
     job.enabled
-      ? h("button", { type: "button", id: "disable", onclick: () => act("disable", () => post(`/jobs/${id}/disable`)) }, "Disable")
-      : h("button", { type: "button", id: "enable", onclick: () => act("enable", () => post(`/jobs/${id}/enable`)) }, "Enable"),
-    h("button", { type: "button", id: "trigger", onclick: () => {
-      if (confirm(`Run "${job.name}" now?`)) act("trigger", () => post(`/jobs/${id}/trigger`));
-    } }, "Run now"),
-    h("button", { type: "button", id: "delete", class: "danger", onclick: async () => {
-      if (!confirm(`Delete "${job.name}"? Its run history stays readable.`)) return;
-      try {
-        await del(`/jobs/${id}`);
-        go("#/jobs");
-      } catch (error) {
-        notice.replaceChildren(failure(error));
-      }
-    } }, "Delete"),
+      ? h(
+          "button",
+          { type: "button", id: "disable", onclick: () => act("disable", () => post(`/jobs/${id}/disable`)) },
+          "Disable",
+        )
+      : h(
+          "button",
+          { type: "button", id: "enable", onclick: () => act("enable", () => post(`/jobs/${id}/enable`)) },
+          "Enable",
+        ),
+    h(
+      "button",
+      {
+        type: "button",
+        id: "trigger",
+        onclick: () => {
+          if (confirm(`Run "${job.name}" now?`)) act("trigger", () => post(`/jobs/${id}/trigger`));
+        },
+      },
+      "Run now",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        id: "delete",
+        class: "danger",
+        onclick: async () => {
+          if (!confirm(`Delete "${job.name}"? Its run history stays readable.`)) return;
+          try {
+            await del(`/jobs/${id}`);
+            go("#/jobs");
+          } catch (error) {
+            notice.replaceChildren(failure(error));
+          }
+        },
+      },
+      "Delete",
+    ),
   );
   const runs = h("div", { id: "runs" });
   mount(
@@ -146,12 +212,13 @@ export async function jobDetail(id, params) {
         ["Next run", bothTimes(job.nextRunAt, job.timezone)],
         ["Target", target(job.taskConfig)],
         ["Timeout", ms(job.taskConfig.timeout)],
-        ["Retries", `${job.retryPolicy.maxAttempts} attempts, backoff ${job.retryPolicy.backoff.initialSeconds}–${job.retryPolicy.backoff.maxSeconds} s`],
+        ["Retries", retries(job.retryPolicy)],
         ["Missed slots", job.misfirePolicy],
         ["Overlap", job.concurrencyPolicy],
         ["Created", `${when(job.createdAt)} by ${job.createdBy || "—"}`],
         ["Updated", `${when(job.updatedAt)} by ${job.updatedBy || "—"}`],
       ]),
+      job.upcoming && job.upcoming.length ? [h("h2", {}, "Upcoming"), upcoming(job)] : null,
       h("h2", {}, "Runs"),
       runs,
     ),
@@ -159,26 +226,71 @@ export async function jobDetail(id, params) {
   await runHistory(id, runs, params.get("before") || undefined);
 }
 
+// The next slots come from the schedule itself (nothing is stored for a run before it starts).
+function upcoming(job) {
+  return h(
+    "table",
+    { class: "list", id: "upcoming" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["In the job's zone", "UTC"].map((t) => h("th", {}, t)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      job.upcoming.map((slot) => h("tr", {}, h("td", {}, slot.local), h("td", {}, when(slot.at)))),
+    ),
+  );
+}
+
 async function runHistory(jobId, container, cursor) {
   const { data: runs, next } = await page(`/jobs/${jobId}/executions`, { limit: 20, cursor });
   const table = runs.length
-    ? h("table", { class: "list", id: "run-history" },
-        h("thead", {}, h("tr", {}, ["Scheduled for", "Status", "Trigger", "Attempt", "Lag", "Duration", "Outcome"].map((t) => h("th", {}, t)))),
-        h("tbody", {}, runs.map((run) => h("tr", { "data-run": run.id, class: `row-${run.status}` },
-          h("td", {}, h("a", { href: `#/executions/${run.id}` }, when(run.scheduledFor))),
-          h("td", {}, badge(run.status)),
-          h("td", {}, run.trigger),
-          h("td", {}, run.attempt),
-          h("td", {}, ms(run.lagMs)),
-          h("td", {}, ms(run.durationMs)),
-          h("td", {}, run.error ? h("code", {}, run.error.code) : run.result ? `HTTP ${run.result.status}` : "")))))
+    ? h(
+        "table",
+        { class: "list", id: "run-history" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Scheduled for", "Status", "Trigger", "Attempt", "Lag", "Duration", "Outcome"].map((t) => h("th", {}, t)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          runs.map((run) =>
+            h(
+              "tr",
+              { "data-run": run.id, class: `row-${run.status}` },
+              h("td", {}, h("a", { href: `#/executions/${run.id}` }, when(run.scheduledFor))),
+              h("td", {}, badge(run.status)),
+              h("td", {}, run.trigger),
+              h("td", {}, run.attempt),
+              h("td", {}, ms(run.lagMs)),
+              h("td", {}, ms(run.durationMs)),
+              h("td", {}, run.error ? h("code", {}, run.error.code) : run.result ? `HTTP ${run.result.status}` : ""),
+            ),
+          ),
+        ),
+      )
     : h("p", { class: "muted" }, "No runs yet.");
-  const older = next ? [h("button", { type: "button", class: "quiet", onclick: () => runHistory(jobId, container, next) }, "Older runs")] : [];
+  const older = next
+    ? [h("button", { type: "button", class: "quiet", onclick: () => runHistory(jobId, container, next) }, "Older runs")]
+    : [];
   container.replaceChildren(table, ...older);
   if (runs.some((run) => run.status === "pending" || run.status === "running")) {
     const here = location.hash;
     setTimeout(() => {
-      if (location.hash === here && document.body.contains(container)) runHistory(jobId, container, cursor).catch(() => {});
+      if (location.hash === here && document.body.contains(container))
+        runHistory(jobId, container, cursor).catch(() => {});
     }, 1000);
   }
 }
@@ -187,12 +299,22 @@ async function runHistory(jobId, container, cursor) {
 
 function input(name, label, attrs = {}, hint = null) {
   const id = `f-${name.replace(/\W/g, "-")}`;
-  return h("div", { class: "field", "data-field": name },
+  return h(
+    "div",
+    { class: "field", "data-field": name },
     h("label", { for: id }, label),
-    attrs.tag === "textarea" ? h("textarea", { id, name, rows: 3, ...attrs, tag: null }) : attrs.tag === "select" ? h("select", { id, name, ...attrs, tag: null, options: null },
-      attrs.options.map(([value, text]) => h("option", { value, selected: value === attrs.value }, text))) : h("input", { id, name, ...attrs }),
+    attrs.tag === "textarea"
+      ? h("textarea", { id, name, rows: 3, ...attrs, tag: null })
+      : attrs.tag === "select"
+        ? h(
+            "select",
+            { id, name, ...attrs, tag: null, options: null },
+            attrs.options.map(([value, text]) => h("option", { value, selected: value === attrs.value }, text)),
+          )
+        : h("input", { id, name, ...attrs }),
     hint ? h("small", { class: "muted" }, hint) : null,
-    h("div", { class: "field-error", role: "alert" }));
+    h("div", { class: "field-error", role: "alert" }),
+  );
 }
 
 function jsonOrNull(text, field) {
@@ -200,7 +322,13 @@ function jsonOrNull(text, field) {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, { error: { code: "VALIDATION_ERROR", message: `${field}: not valid JSON`, details: [{ field, message: "is not valid JSON" }] } });
+    throw new ApiError(400, {
+      error: {
+        code: "VALIDATION_ERROR",
+        message: `${field}: not valid JSON`,
+        details: [{ field, message: "is not valid JSON" }],
+      },
+    });
   }
 }
 
@@ -212,44 +340,138 @@ export async function jobForm(id) {
   const auth = config.auth || {};
   const url = config.url || (config.endpoint ? `${config.endpoint}${config.path || "/"}` : "");
   const preview = h("div", { class: "preview", id: "cron-preview" });
-  const zones = h("datalist", { id: "zones" }, (Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : ["UTC"]).map((zone) => h("option", { value: zone })));
+  const zones = h(
+    "datalist",
+    { id: "zones" },
+    (Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : ["UTC"]).map((zone) => h("option", { value: zone })),
+  );
   const form = h(
     "form",
     { class: "card", id: "job-form", novalidate: true },
     h("h1", {}, job ? `Edit ${job.name}` : "New job"),
-    job ? null : input("applicationId", "Application", { tag: "select", options: apps.map((app) => [String(app.id), app.displayName || app.name]), value: "" }),
+    job
+      ? null
+      : input("applicationId", "Application", {
+          tag: "select",
+          options: apps.map((app) => [String(app.id), app.displayName || app.name]),
+          value: "",
+        }),
     input("name", "Name", { value: job ? job.name : "", required: true, maxlength: 128 }),
     input("description", "Description", { value: job ? job.description || "" : "" }),
-    h("fieldset", {}, h("legend", {}, "When"),
-      input("pattern", "Cron pattern", { value: job ? job.pattern || "" : "", placeholder: "0 2 * * 1-5", autocomplete: "off" },
-        "5 fields (minute hour day month weekday), or 6 with seconds first. Leave empty for a one-off run."),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "When"),
+      input(
+        "pattern",
+        "Cron pattern",
+        { value: job ? job.pattern || "" : "", placeholder: "0 2 * * 1-5", autocomplete: "off" },
+        "5 fields (minute hour day month weekday), or 6 with seconds first. Leave empty for a one-off run.",
+      ),
       preview,
-      input("runAt", "Or one run at", { value: job ? job.runAt || "" : "", placeholder: "2026-12-24T18:00:00Z" }, "ISO 8601 with an offset"),
-      input("timezone", "Time zone", { value: job ? job.timezone : "UTC", list: "zones" }), zones,
-      input("enabled", "Enabled", { type: "checkbox", checked: job ? job.enabled : true })),
-    h("fieldset", {}, h("legend", {}, "What"),
-      input("taskConfig.method", "Method", { tag: "select", value: config.method || "GET", options: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].map((m) => [m, m]) }),
-      input("taskConfig.url", "URL", { value: url, placeholder: "https://api.example.com/sync?since=${T-1d:YYYY-MM-DD}", required: true }),
+      input(
+        "runAt",
+        "Or one run at",
+        { value: job ? job.runAt || "" : "", placeholder: "2026-12-24T18:00:00Z" },
+        "ISO 8601 with an offset",
+      ),
+      input("timezone", "Time zone", { value: job ? job.timezone : "UTC", list: "zones" }),
+      zones,
+      input("enabled", "Enabled", { type: "checkbox", checked: job ? job.enabled : true }),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "What"),
+      input("taskConfig.method", "Method", {
+        tag: "select",
+        value: config.method || "GET",
+        options: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].map((m) => [m, m]),
+      }),
+      input("taskConfig.url", "URL", {
+        value: url,
+        placeholder: "https://api.example.com/sync?since=${T-1d:YYYY-MM-DD}",
+        required: true,
+      }),
       input("taskConfig.headers", "Headers (JSON object)", { tag: "textarea", value: null }),
       input("taskConfig.body", "Body (JSON)", { tag: "textarea" }),
-      input("taskConfig.timeout", "Timeout (ms)", { type: "number", value: config.timeout || 30000, min: 1000, max: 900000 }),
-      input("taskConfig.auth.authMethod", "Auth", { tag: "select", value: auth.authMethod || "", options: [["", "None"], ["bearer", "Bearer token"], ["basic", "Basic"], ["apiKey", "API key header"]] }),
-      input("taskConfig.auth.token", "Bearer token", { type: "password", value: auth.token || "", autocomplete: "off" }),
+      input("taskConfig.timeout", "Timeout (ms)", {
+        type: "number",
+        value: config.timeout || 30000,
+        min: 1000,
+        max: 900000,
+      }),
+      input("taskConfig.auth.authMethod", "Auth", {
+        tag: "select",
+        value: auth.authMethod || "",
+        options: [
+          ["", "None"],
+          ["bearer", "Bearer token"],
+          ["basic", "Basic"],
+          ["apiKey", "API key header"],
+        ],
+      }),
+      input("taskConfig.auth.token", "Bearer token", {
+        type: "password",
+        value: auth.token || "",
+        autocomplete: "off",
+      }),
       input("taskConfig.auth.username", "Username", { value: auth.username || "" }),
-      input("taskConfig.auth.password", "Password", { type: "password", value: auth.password || "", autocomplete: "off" }),
+      input("taskConfig.auth.password", "Password", {
+        type: "password",
+        value: auth.password || "",
+        autocomplete: "off",
+      }),
       input("taskConfig.auth.headerName", "Header name", { value: auth.headerName || "" }),
-      input("taskConfig.auth.key", "Key", { type: "password", value: auth.key || "", autocomplete: "off" })),
-    h("fieldset", {}, h("legend", {}, "Policies"),
+      input("taskConfig.auth.key", "Key", { type: "password", value: auth.key || "", autocomplete: "off" }),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Policies"),
       input("retryPolicy.maxAttempts", "Attempts", { type: "number", value: retry.maxAttempts, min: 1, max: 10 }),
-      input("retryPolicy.backoff.initialSeconds", "First retry within (s)", { type: "number", value: retry.backoff.initialSeconds, min: 1, max: 900 }),
-      input("retryPolicy.backoff.maxSeconds", "Longest wait (s)", { type: "number", value: retry.backoff.maxSeconds, min: 1, max: 900 }),
-      input("misfirePolicy", "Missed slots", { tag: "select", value: job ? job.misfirePolicy : "fire_once", options: [["fire_once", "Run once now"], ["skip", "Skip them"]] }),
-      input("concurrencyPolicy", "Overlap", { tag: "select", value: job ? job.concurrencyPolicy : "allow", options: [["allow", "Allow"], ["forbid", "Skip a slot while the last run is in flight"]] })),
+      input("retryPolicy.backoff.initialSeconds", "First retry within (s)", {
+        type: "number",
+        value: retry.backoff.initialSeconds,
+        min: 1,
+        max: 900,
+      }),
+      input("retryPolicy.backoff.maxSeconds", "Longest wait (s)", {
+        type: "number",
+        value: retry.backoff.maxSeconds,
+        min: 1,
+        max: 900,
+      }),
+      input("misfirePolicy", "Missed slots", {
+        tag: "select",
+        value: job ? job.misfirePolicy : "fire_once",
+        options: [
+          ["fire_once", "Run once now"],
+          ["skip", "Skip them"],
+        ],
+      }),
+      input("concurrencyPolicy", "Overlap", {
+        tag: "select",
+        value: job ? job.concurrencyPolicy : "allow",
+        options: [
+          ["allow", "Allow"],
+          ["forbid", "Skip a slot while the last run is in flight"],
+        ],
+      }),
+    ),
     h("div", { id: "form-error" }),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, job ? "Save" : "Create"), h("a", { href: job ? `#/jobs/${id}` : "#/jobs" }, "Cancel")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit" }, job ? "Save" : "Create"),
+      h("a", { href: job ? `#/jobs/${id}` : "#/jobs" }, "Cancel"),
+    ),
   );
-  form.querySelector("[name='taskConfig.headers']").value = config.headers ? JSON.stringify(config.headers, null, 2) : "";
-  form.querySelector("[name='taskConfig.body']").value = config.body !== undefined && config.body !== null ? JSON.stringify(config.body, null, 2) : "";
+  form.querySelector("[name='taskConfig.headers']").value = config.headers
+    ? JSON.stringify(config.headers, null, 2)
+    : "";
+  form.querySelector("[name='taskConfig.body']").value =
+    config.body !== undefined && config.body !== null ? JSON.stringify(config.body, null, 2) : "";
   const authFields = () => {
     const method = form.elements["taskConfig.auth.authMethod"].value;
     const shown = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] }[method] || [];
@@ -287,9 +509,19 @@ async function showPreview(form, target) {
   field.textContent = "";
   if (!pattern) return target.replaceChildren();
   try {
-    const preview = await post("/cron/preview", { pattern, timezone: form.elements.timezone.value.trim() || "UTC", count: 5 });
-    target.replaceChildren(h("strong", { class: "described" }, preview.description),
-      h("ol", { class: "next-runs" }, preview.next.map((at) => h("li", {}, at))));
+    const preview = await post("/cron/preview", {
+      pattern,
+      timezone: form.elements.timezone.value.trim() || "UTC",
+      count: 5,
+    });
+    target.replaceChildren(
+      h("strong", { class: "described" }, preview.description),
+      h(
+        "ol",
+        { class: "next-runs" },
+        preview.next.map((at) => h("li", {}, at)),
+      ),
+    );
   } catch (error) {
     target.replaceChildren();
     const detail = (error.details || []).find((d) => d.field === "pattern" || d.field === "timezone");
@@ -314,7 +546,12 @@ function collect(form, job) {
   if (job && job.taskConfig.endpoint) Object.assign(config, { endpoint: null, path: null });
   const method = value(form, "taskConfig.auth.authMethod");
   const pick = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] }[method];
-  config.auth = pick ? Object.fromEntries([["authMethod", method], ...pick.map((name) => [name, value(form, `taskConfig.auth.${name}`)])]) : null;
+  config.auth = pick
+    ? Object.fromEntries([
+        ["authMethod", method],
+        ...pick.map((name) => [name, value(form, `taskConfig.auth.${name}`)]),
+      ])
+    : null;
   const body = {
     name: value(form, "name"),
     description: value(form, "description") || null,
@@ -323,7 +560,13 @@ function collect(form, job) {
     timezone: value(form, "timezone") || "UTC",
     enabled: form.elements.enabled.checked,
     taskConfig: config,
-    retryPolicy: { maxAttempts: number("retryPolicy.maxAttempts"), backoff: { initialSeconds: number("retryPolicy.backoff.initialSeconds"), maxSeconds: number("retryPolicy.backoff.maxSeconds") } },
+    retryPolicy: {
+      maxAttempts: number("retryPolicy.maxAttempts"),
+      backoff: {
+        initialSeconds: number("retryPolicy.backoff.initialSeconds"),
+        maxSeconds: number("retryPolicy.backoff.maxSeconds"),
+      },
+    },
     misfirePolicy: value(form, "misfirePolicy"),
     concurrencyPolicy: value(form, "concurrencyPolicy"),
   };
@@ -347,14 +590,26 @@ function showErrors(form, error) {
   for (const detail of error.details || []) {
     let name = detail.field;
     let field = null;
-    while (name && !(field = form.querySelector(`[data-field='${CSS.escape(name)}']`))) name = name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "";
+    while (name && !(field = form.querySelector(`[data-field='${CSS.escape(name)}']`)))
+      name = name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "";
     if (field) {
       field.classList.add("invalid");
       field.querySelector(".field-error").textContent = detail.message;
     } else unplaced.push(`${detail.field}: ${detail.message}`);
   }
   const box = form.querySelector("#form-error");
-  box.replaceChildren(failure(error), ...(unplaced.length ? [h("ul", {}, unplaced.map((line) => h("li", {}, line)))] : []));
+  box.replaceChildren(
+    failure(error),
+    ...(unplaced.length
+      ? [
+          h(
+            "ul",
+            {},
+            unplaced.map((line) => h("li", {}, line)),
+          ),
+        ]
+      : []),
+  );
   const first = form.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
   if (first) first.focus();
 }

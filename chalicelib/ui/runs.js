@@ -25,12 +25,43 @@ export async function executionDetail(id) {
       ]),
       h("h2", {}, "Request"),
       h("p", {}, h("code", { id: "request" }, `${request.method || ""} ${request.url || "(not resolved)"}`)),
-      run.error ? [h("h2", {}, "Error"), h("p", { class: "error", id: "run-error" }, h("code", {}, run.error.code), " ", run.error.message)] : null,
-      run.result ? [h("h2", {}, "Result"), fieldList([["Status", `HTTP ${run.result.status}`]]), h("h3", {}, "Headers"), pretty(run.result.headers || {}),
-        h("h3", {}, "Body"), pretty(run.result.data === undefined ? null : run.result.data)] : null,
+      run.error
+        ? [
+            h("h2", {}, "Error"),
+            h("p", { class: "error", id: "run-error" }, h("code", {}, run.error.code), " ", run.error.message),
+          ]
+        : null,
+      run.result
+        ? [
+            h("h2", {}, "Result"),
+            fieldList([["Status", `HTTP ${run.result.status}`]]),
+            h("h3", {}, "Headers"),
+            pretty(run.result.headers || {}),
+            h("h3", {}, "Body"),
+            pretty(run.result.data === undefined ? null : run.result.data),
+          ]
+        : null,
       run.attempts && run.attempts.length > 1
-        ? [h("h2", {}, "Attempts"), h("table", { class: "list" }, h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Error"))),
-            h("tbody", {}, run.attempts.map((attempt) => h("tr", {}, h("td", {}, when(attempt.at)), h("td", {}, attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : "—")))))]
+        ? [
+            h("h2", {}, "Attempts"),
+            h(
+              "table",
+              { class: "list" },
+              h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Error"))),
+              h(
+                "tbody",
+                {},
+                run.attempts.map((attempt) =>
+                  h(
+                    "tr",
+                    {},
+                    h("td", {}, when(attempt.at)),
+                    h("td", {}, attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : "—"),
+                  ),
+                ),
+              ),
+            ),
+          ]
         : null,
       h("h2", {}, "Job as it ran"),
       h("p", { class: "muted" }, "Secrets are masked."),
@@ -46,13 +77,43 @@ export async function applicationList() {
       "section",
       {},
       h("h1", {}, "Applications"),
-      h("table", { class: "list", id: "applications" },
-        h("thead", {}, h("tr", {}, ["Name", "Display name", "Id", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, apps.map((app) => h("tr", {},
-          h("td", {}, h("code", {}, app.name)), h("td", {}, app.displayName), h("td", {}, app.id),
-          h("td", {}, h("a", { href: `#/jobs?app=${app.id}` }, "Jobs")))))),
+      h(
+        "table",
+        { class: "list", id: "applications" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Name", "Display name", "Id", ""].map((t) => h("th", {}, t)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          apps.map((app) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("code", {}, app.name)),
+              h("td", {}, app.displayName),
+              h("td", {}, app.id),
+              h("td", {}, h("a", { href: `#/jobs?app=${app.id}` }, "Jobs")),
+            ),
+          ),
+        ),
+      ),
     ),
   );
+}
+
+function queueSizes(queue) {
+  return `${queue.ready} ready, ${queue.inFlight} running, ${queue.delayed} upcoming`;
+}
+
+function lastTick(engine) {
+  return `${when(engine.lastTickAt)}, ${engine.lastTickDispatched} dispatched in ${engine.lastTickDurationMs} ms`;
 }
 
 export async function statsPage() {
@@ -65,19 +126,51 @@ export async function statsPage() {
       "section",
       {},
       h("h1", {}, "Stats"),
-      h("div", { class: "cards" },
+      h(
+        "div",
+        { class: "cards" },
         card("Jobs", `${stats.jobs.enabled} enabled of ${stats.jobs.total}`),
-        card("In flight", `${stats.executions.pending} pending, ${stats.executions.running} running`),
+        card("Queue", stats.engine.queue ? queueSizes(stats.engine.queue) : "admins only"),
         card("Fire lag", lag.samples ? `p50 ${lag.p50} ms · p95 ${lag.p95} ms · p99 ${lag.p99} ms` : "no runs yet"),
-        card("Last tick", stats.engine.lastTickAt ? `${when(stats.engine.lastTickAt)}, ${stats.engine.lastTickDispatched} dispatched in ${stats.engine.lastTickDurationMs} ms` : "none yet"),
-        card("Backlog", String(stats.engine.backlog))),
+        card("Last tick", stats.engine.lastTickAt ? lastTick(stats.engine) : "none yet"),
+        card("Backlog", stats.engine.queue ? String(stats.engine.queue.ready) : "admins only"),
+      ),
       h("h2", {}, "Runs in the last 24 hours"),
-      h("table", { class: "list", id: "by-status" }, h("tbody", {}, Object.entries(counts).map(([status, count]) => h("tr", {},
-        h("td", {}, badge(status)), h("td", { class: "num" }, count),
-        h("td", { class: "bar-cell" }, s("svg", { width: 200, height: 12, viewBox: "0 0 200 12", role: "img", "aria-label": `${count} ${status}` },
-          s("rect", { x: 0, y: 1, width: Math.max(count ? 2 : 0, Math.round((200 * count) / total)), height: 10, class: `bar st-${status}` }))))))),
+      h(
+        "table",
+        { class: "list", id: "by-status" },
+        h(
+          "tbody",
+          {},
+          Object.entries(counts).map(([status, count]) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, badge(status)),
+              h("td", { class: "num" }, count),
+              h(
+                "td",
+                { class: "bar-cell" },
+                s(
+                  "svg",
+                  { width: 200, height: 12, viewBox: "0 0 200 12", role: "img", "aria-label": `${count} ${status}` },
+                  s("rect", {
+                    x: 0,
+                    y: 1,
+                    width: Math.max(count ? 2 : 0, Math.round((200 * count) / total)),
+                    height: 10,
+                    class: `bar st-${status}`,
+                  }),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
       h("h2", {}, "Fire lag of recent scheduled runs"),
-      lagChart(runs.filter((run) => run.trigger === "schedule" && run.lagMs !== undefined && run.lagMs !== null).reverse()),
+      lagChart(
+        runs.filter((run) => run.trigger === "schedule" && run.lagMs !== undefined && run.lagMs !== null).reverse(),
+      ),
     ),
   );
 }
@@ -89,21 +182,52 @@ function card(title, text) {
 // One bar per run, oldest on the left; drawn with SVG attributes only (the CSP allows no inline style).
 function lagChart(runs) {
   if (!runs.length) return h("p", { class: "muted", id: "lag-chart" }, "No scheduled runs yet.");
-  const width = 720, height = 220, left = 48, bottom = 24, top = 8;
+  const width = 720,
+    height = 220,
+    left = 48,
+    bottom = 24,
+    top = 8;
   const most = Math.max(100, ...runs.map((run) => run.lagMs));
   const scale = (height - bottom - top) / most;
   const step = (width - left) / runs.length;
   const ticks = [0, Math.round(most / 2), most];
-  return s("svg", { id: "lag-chart", class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `fire lag of ${runs.length} runs, at most ${most} ms` },
+  return s(
+    "svg",
+    {
+      id: "lag-chart",
+      class: "chart",
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": `fire lag of ${runs.length} runs, at most ${most} ms`,
+    },
     ticks.map((tick) => {
       const y = height - bottom - tick * scale;
-      return [s("line", { x1: left, x2: width, y1: y, y2: y, class: "grid" }), s("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, `${tick} ms`)];
+      return [
+        s("line", { x1: left, x2: width, y1: y, y2: y, class: "grid" }),
+        s("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, `${tick} ms`),
+      ];
     }),
     runs.map((run, index) => {
       const barHeight = Math.max(1, run.lagMs * scale);
-      return s("rect", { x: left + index * step + 1, y: height - bottom - barHeight, width: Math.max(1, step - 2), height: barHeight, class: `bar st-${run.status}` },
-        s("title", {}, `${run.scheduledFor}: ${run.lagMs} ms (${run.status})`));
+      return s(
+        "rect",
+        {
+          x: left + index * step + 1,
+          y: height - bottom - barHeight,
+          width: Math.max(1, step - 2),
+          height: barHeight,
+          class: `bar st-${run.status}`,
+        },
+        s("title", {}, `${run.scheduledFor}: ${run.lagMs} ms (${run.status})`),
+      );
     }),
     s("text", { x: left, y: height - 6, class: "axis" }, when(runs[0].scheduledFor)),
-    s("text", { x: width, y: height - 6, "text-anchor": "end", class: "axis" }, when(runs[runs.length - 1].scheduledFor)));
+    s(
+      "text",
+      { x: width, y: height - 6, "text-anchor": "end", class: "axis" },
+      when(runs[runs.length - 1].scheduledFor),
+    ),
+  );
 }

@@ -57,6 +57,28 @@ def test_next_run_is_read_in_the_job_time_zone(api, app_id):
     assert job["nextRunAt"][11:19] == "04:00:00"  # 09:30 IST is 04:00 UTC
 
 
+def test_get_shows_the_next_five_slots_in_utc_and_in_the_job_time_zone(api, app_id):
+    job = api.make_job(app_id, pattern="30 9 * * *", timezone="Asia/Kolkata")
+    assert "upcoming" not in job  # only on GET /jobs/{id}
+    shown = api.get(f"{JOBS}/{job['id']}").json
+    upcoming = shown["upcoming"]
+    assert len(upcoming) == 5 and upcoming[0]["at"] == shown["nextRunAt"]
+    assert all(slot["at"][11:] == "04:00:00.000Z" and slot["local"][10:] == "T09:30:00+05:30" for slot in upcoming)
+    days = [slot["local"][:10] for slot in upcoming]
+    assert days == sorted(set(days)) and [slot["at"][:10] for slot in upcoming] == days
+    assert all("upcoming" not in listed for listed in api.get(JOBS).json)
+
+
+def test_upcoming_of_a_one_off_or_paused_job(api, app_id):
+    body = {k: v for k, v in job_body(app_id, runAt="2099-03-04T05:06:07+02:00").items() if k != "pattern"}
+    once = api.post(JOBS, body).json
+    assert api.get(f"{JOBS}/{once['id']}").json["upcoming"] == [
+        {"at": "2099-03-04T03:06:07.000Z", "local": "2099-03-04T03:06:07+00:00"}
+    ]
+    paused = api.make_job(app_id, name="paused", enabled=False)
+    assert api.get(f"{JOBS}/{paused['id']}").json["upcoming"] == []
+
+
 def test_disabled_job_is_paused_without_next_run(api, app_id):
     job = api.make_job(app_id, enabled=False)
     assert job["status"] == "paused" and job["nextRunAt"] is None

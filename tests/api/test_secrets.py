@@ -38,7 +38,7 @@ def test_sending_the_mask_back_keeps_the_stored_secret(api):
         f"/_/scheduler/jobs/{job['id']}", {"taskConfig": {"headers": shown["headers"], "auth": shown["auth"]}}
     )
     assert answer.status == 200, answer.body
-    stored = job_store.get(job["id"]).taskConfig
+    stored = job_store.get(job["id"]).task_config
     assert stored["auth"]["key"] == "k-secret"
     assert stored["headers"] == {**SECRET_TASK["headers"], "X-Trace": "changed"}
 
@@ -48,7 +48,7 @@ def test_a_new_secret_replaces_the_old(api):
     job = api.make_job(app["id"], taskConfig=SECRET_TASK)
     new_auth = {"authMethod": "apiKey", "headerName": "X-Other-Key", "key": "fresh"}
     api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": {"auth": new_auth}})
-    assert job_store.get(job["id"]).taskConfig["auth"] == new_auth
+    assert job_store.get(job["id"]).task_config["auth"] == new_auth
 
 
 CREDENTIAL_NAMES = ["X-Auth", "Api-Auth", "X-Access-Token", "X-Jwt", "X-Bearer", "X-Otp", "X-Pin", "X-Pass", "X-Csrf",

@@ -12,7 +12,6 @@ from chalicelib.bootstrap import sync
 from chalicelib.bootstrap.__main__ import main
 from chalicelib.services import jobs as job_service
 from chalicelib.store import jobs as job_store
-from chalicelib.store.models import JobModel
 
 SCOPE = "bootstrap:crm"
 
@@ -143,13 +142,13 @@ def test_a_concurrent_api_edit_during_the_sync_is_not_overwritten(api, root, mon
 
     def edited_meanwhile(stored_job, spec):
         answer = real(stored_job, spec)
-        JobModel(job_id).update(actions=[JobModel.version.add(1), JobModel.description.set("edited in the API")])
+        assert api.put(f"/_/scheduler/jobs/{job_id}", {"description": "edited in the API"}).status == 200
         return answer
 
     monkeypatch.setattr(job_service, "spec_matches", edited_meanwhile)
     report = sync.run(root(job("health", description="from file")))
     assert actions(report) == {"health": "skip-changed"}
-    assert job_store.get(job_id).description == "edited in the API"
+    assert job_store.get(job_id).spec.description == "edited in the API"
     assert "changed during the sync" in report.warnings[0]
 
 

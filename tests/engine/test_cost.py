@@ -1,7 +1,8 @@
-"""Cost per run is a feature: the AWS requests one scheduled run makes are counted and pinned here.
+"""Cost per run is a feature: the AWS requests one scheduled run makes, and the DynamoDB write units they cost,
+are counted and pinned here.
 
-Counted by hooking botocore (both boto3 and PynamoDB go through it). The figures are requests, not units:
-the README's engine section turns them into write/read units and money.
+Counted by hooking botocore (both boto3 and PynamoDB go through it): requests here, write units with the
+`write_units` meter of tests/conftest.py. The README's engine section turns them into money.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from collections import Counter
 import botocore.client
 import pytest
 
-from bench.meter import Meter
 from chalicelib.settings import get_settings
-from tests.conftest import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, YEARLY, run_events
 
 
 @pytest.fixture
@@ -41,61 +41,76 @@ def test_requests_per_scheduled_run(api, engine, target, requests_made):
     requests_made.clear()
     engine.deliver(engine.receive())
     run = dict(requests_made)
-    assert report.dispatched == 10 and len(target.requests) == 10
-    # the tick, for 10 due jobs: per shard one due query, one backlog count and one lost-run sweep query
-    # (index keys only); one conditional put and one conditional update per run; one batched send; one write
-    # of engine bookkeeping
+    assert report.dispatched == 10 and report.advanced == 10 and len(target.requests) == 10
+    assert {job["id"] % get_settings().due_shards for job in jobs} == {0, 1, 2, 3}  # every shard holds a due job
+    # the tick, for 10 due jobs: per shard one due query (index keys only) and one batch read of the jobs it
+    # found; one batched send of the ten slots; one conditional update of each job's cursor; one write of the
+    # tick record. No execution is written
     assert tick == {
-        "dynamodb.Query": 4 * 3,
-        "dynamodb.PutItem": 10 + 1,
-        "dynamodb.UpdateItem": 10,
+        "dynamodb.Query": 4,
+        "dynamodb.BatchGetItem": 4,
         "sqs.SendMessageBatch": 1,
+        "dynamodb.UpdateItem": 10,
+        "dynamodb.PutItem": 1,
     }
-    # the invoker, per run: read the job, pending->running, running->final, two events; per batch one stats
-    # counter write (one application, one hour, one status); plus (test harness, as Lambda's event source
-    # does) one receive and one batched delete for the ten
+    # the invoker, per run: read the job, claim the slot (a conditional put as `running`), running->final, one
+    # PutEvents of its outcome event (put as the run ends); per batch one visibility change and one stats counter
+    # write (one application, one hour, one status); plus (test harness, as Lambda's event source does) one
+    # receive and one batched delete
     assert run == {
+        "sqs.ChangeMessageVisibilityBatch": 1,
         "dynamodb.GetItem": 10,
-        "dynamodb.UpdateItem": 10 * 2 + 1,
-        "events.PutEvents": 10 * 2,
+        "dynamodb.PutItem": 10,
+        "dynamodb.UpdateItem": 10 + 1,
+        "events.PutEvents": 10,
         "sqs.ReceiveMessage": 2,
         "sqs.DeleteMessageBatch": 1,
     }
 
 
-def test_execution_events_carry_the_masked_execution(api, engine, target, monkeypatch):
-    published = []
-    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append((kind, detail)))
+def test_execution_events_carry_the_masked_execution(api, engine, target, published):
     app_id = api.make_app()["id"]
     auth = {"authMethod": "bearer", "token": "tok-9"}
-    config = {"endpoint": target.base, "path": "/status/500", "auth": auth}
+    config = {"endpoint": target.base, "path": "/status/500?day=${T:YYYY-MM-DD}", "auth": auth}
     job = api.make_job(app_id, pattern=YEARLY, taskConfig=config, retryPolicy=ONE_ATTEMPT)
-    engine.make_due(job["id"])
+    slot = engine.make_due(job["id"])
     engine.run_due()
-    runs = [(kind, detail) for kind, detail in published if kind.startswith("scheduler.job.execution.")]
-    assert [kind for kind, _ in runs] == ["scheduler.job.execution.started", "scheduler.job.execution.failed"]
-    final = runs[1][1]["execution"]
+    runs = run_events(published)
+    assert [kind for kind, _ in runs] == ["failed"]  # one event a run by default: its outcome
+    final = runs[0][1]
     assert final["status"] == "failed" and final["error"]["code"] == "HTTP_500"
     assert final["jobSnapshot"]["taskConfig"]["auth"]["token"] == "********" and "tok-9" not in str(published)
+    # the execution as the API shows it, its snapshot rebuilt from the job version's and the resolved values
+    shown = api.get(f"/_/scheduler/executions/{final['id']}").json
+    assert final == shown
+    from chalicelib.clock import iso
+
+    day = (iso(slot) or "")[:10]
+    assert final["jobSnapshot"]["taskConfig"]["path"] == f"/status/500?day={day}"
+    assert final["jobSnapshot"]["request"] == {"method": "GET", "url": f"{target.base}/status/500?day={day}"}
 
 
 @pytest.mark.parametrize(
     ("setting", "expected"),
-    [("failed", ["failed"]), ("none", []), ("started,succeeded", ["started"]), ("", ["started", "failed"])],
+    [
+        ("failed", ["failed"]),
+        ("none", []),
+        ("started,succeeded", ["started"]),
+        ("started,failed", ["started", "failed"]),
+        ("", ["failed"]),  # unset: succeeded,failed
+    ],
 )
 def test_execution_events_setting_chooses_which_run_events_are_published(
-    api, engine, target, monkeypatch, settings_env, setting, expected
+    api, engine, target, published, settings_env, setting, expected
 ):
     settings_env.setenv("EXECUTION_EVENTS", setting)
-    published = []
-    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append(kind))
     app_id = api.make_app()["id"]
     job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/status/500"},
                        retryPolicy=ONE_ATTEMPT)  # fmt: skip
     engine.make_due(job["id"])
     engine.run_due()
-    assert [kind.rsplit(".", 1)[1] for kind in published if ".execution." in kind] == expected
-    assert "scheduler.job.created" in published  # job events are not affected by the setting
+    assert [kind for kind, _ in run_events(published)] == expected
+    assert "scheduler.job.created" in [kind for kind, _ in published]  # job events are not affected by the setting
 
 
 def test_an_unknown_execution_event_kind_is_refused_at_start(settings_env):
@@ -104,31 +119,28 @@ def test_an_unknown_execution_event_kind_is_refused_at_start(settings_env):
         get_settings()
 
 
-def test_write_units_per_scheduled_run(api, engine, target, monkeypatch):
+def test_write_units_per_scheduled_run(api, engine, target, write_units):
     """Write units are what a run costs on DynamoDB: each table and index write, counted from the item images
-    (bench/meter.py). Pinned so an added index or a grown item shows up here, not on the bill."""
+    (tests/conftest.py, WriteUnits). Pinned so an added index or a grown item shows up here, not on the bill."""
     app_id = api.make_app()["id"]
     jobs = [api.make_job(app_id, name=f"j{i}", pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/ok"},
                          retryPolicy=ONE_ATTEMPT) for i in range(10)]  # fmt: skip
     for job in jobs:
         engine.make_due(job["id"], in_ms=300)
-    meter = Meter()
-    monkeypatch.setattr(
-        botocore.client.BaseClient, "_make_api_call", meter.wrap(botocore.client.BaseClient._make_api_call)
-    )
-    engine.tick()
-    tick = dict(meter.units)
-    meter.units.clear()
-    engine.deliver(engine.receive())
-    run = dict(meter.units)
     settings = get_settings()
-    writes = lambda units, table: units.get(f"WRU:{table}", 0)  # noqa: E731
-    # per run, the tick: the execution claim (item, by-application and in-flight index entries) and the job's
-    # advance (item, and its due-index entry moving: a delete and a put); plus the tick record, once
-    assert writes(tick, settings.executions_table) == 10 * 3
-    assert writes(tick, settings.jobs_table) == 10 * 3
-    assert writes(tick, settings.keys_table) == 1
-    # per run, the invoker: pending->running, running->final (which also leaves the in-flight index); one
-    # stats counter write for the batch
-    assert writes(run, settings.executions_table) == 10 * 3
-    assert writes(run, settings.keys_table) == 1
+    tables = (settings.jobs_table, settings.executions_table, settings.keys_table, settings.applications_table)
+    write_units.clear()
+    assert engine.tick().advanced == 10
+    tick = {table: write_units.of(table) for table in tables}
+    write_units.clear()
+    assert engine.deliver(engine.receive()) == []
+    run = {table: write_units.of(table) for table in tables}
+    assert len(target.requests) == 10
+    # per job, the tick: the cursor's advance (the item, and its keys-only due-index entry moving: a delete and
+    # a put); plus the tick record, once. No execution is written
+    assert tick == {settings.jobs_table: 10 * 3, settings.executions_table: 0, settings.keys_table: 1,
+                    settings.applications_table: 0}  # fmt: skip
+    # per run, the invoker: the claim (the item, under 1 KB, and its by-application index entry) and
+    # running->final (the item only: the index keeps keys); one stats counter write for the batch
+    assert run == {settings.jobs_table: 0, settings.executions_table: 10 * 3, settings.keys_table: 1,
+                   settings.applications_table: 0}  # fmt: skip

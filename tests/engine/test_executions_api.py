@@ -104,11 +104,28 @@ def test_stats_report_jobs_runs_and_engine(api, engine, target, job):
     engine.deliver(engine.receive())
     stats = api.get("/_/scheduler/stats").json
     assert stats["jobs"] == {"total": 1, "enabled": 1}
-    assert stats["executions"]["last24h"] == {"succeeded": 2, "failed": 1, "skipped": 0}
-    assert stats["executions"]["pending"] == 0 and stats["executions"]["running"] == 0
+    assert stats["executions"] == {"last24h": {"succeeded": 2, "failed": 1, "skipped": 0}}
     assert stats["engine"]["lastTickDispatched"] == 1 and stats["engine"]["lastTickAt"].endswith("Z")
-    assert stats["engine"]["fireLagMs"]["samples"] == 1 and stats["engine"]["fireLagMs"]["p99"] < 1000
-    assert stats["engine"]["backlog"] == 0
+    assert stats["engine"]["fireLagMs"]["samples"] == 1 and stats["engine"]["fireLagMs"]["p99"] < 1000  # scheduled
+    assert stats["engine"]["queue"] == {"ready": 0, "delayed": 0, "inFlight": 0}
+    assert "backlog" not in stats["engine"]
+
+
+def test_job_counts_follow_creates_disables_and_deletes(api, target, job):
+    """Job counts come from counters kept in the job transactions, not from reading the jobs."""
+    app_id = job["application"]["id"]
+    other = api.make_job(app_id, name="other", pattern=YEARLY, taskConfig={"endpoint": target.base})
+    paused = api.make_job(app_id, name="paused", pattern=YEARLY, taskConfig={"endpoint": target.base}, enabled=False)
+    counts = lambda: api.get("/_/scheduler/stats").json["jobs"]  # noqa: E731
+    assert counts() == {"total": 3, "enabled": 2}
+    api.post(f"{JOBS}/{other['id']}/disable")
+    api.post(f"{JOBS}/{other['id']}/disable")  # no change, no count
+    assert counts() == {"total": 3, "enabled": 1}
+    api.put(f"{JOBS}/{paused['id']}", {"enabled": True, "description": "on again"})
+    assert counts() == {"total": 3, "enabled": 2}
+    assert api.delete(f"{JOBS}/{paused['id']}").status == 204
+    assert api.delete(f"{JOBS}/{other['id']}").status == 204
+    assert counts() == {"total": 1, "enabled": 1}
 
 
 def test_stats_are_scoped_to_the_callers_applications(api, outsider, engine, target, job):
@@ -116,7 +133,8 @@ def test_stats_are_scoped_to_the_callers_applications(api, outsider, engine, tar
     engine.deliver(engine.receive())
     stats = outsider.get("/_/scheduler/stats").json
     assert stats["jobs"] == {"total": 0, "enabled": 0}
-    assert stats["executions"]["last24h"] == {"succeeded": 0, "failed": 0, "skipped": 0}
+    assert stats["executions"] == {"last24h": {"succeeded": 0, "failed": 0, "skipped": 0}}
+    assert stats["engine"]["queue"] is None and stats["engine"]["lastTickAt"] is None  # the engine is admins' only
 
 
 def test_one_failing_message_does_not_make_its_batch_run_again(api, engine, target, job):

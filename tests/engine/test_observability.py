@@ -63,18 +63,32 @@ def test_metrics_are_emitted_as_emf(api, engine, target, monkeypatch, capsys):
     engine.run_due()
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["Name"] for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    assert {"TickDuration", "Dispatched", "Backlog", "RunSucceeded", "FireLag", "RunDuration"} <= names
+    assert {"TickDuration", "Dispatched", "SendFailures", "RunSucceeded", "FireLag", "RunDuration"} <= names
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Scheduler" for doc in documents)
 
 
-def test_the_tick_counts_runs_still_in_flight_a_minute_after_their_slot(api, engine, target):
-    from chalicelib.clock import now_ms
-    from chalicelib.store import executions
+def test_stats_show_the_last_tick_and_the_queue_to_admins_only(api, engine, target):
+    """What a backlog was is now the queue's own sizes: dispatched slots wait there delayed, a run being
+    worked on is in flight, a late one is ready."""
+    import time
 
     job = secret_job(api, target)
-    executions.create_pending(job["id"], job["application"]["id"], now_ms() - 120_000, "schedule", now_ms())
-    executions.create_pending(job["id"], job["application"]["id"], now_ms() - 10_000, "schedule", now_ms())
-    assert engine.tick().backlog == 1
+    engine.make_due(job["id"], in_ms=5_000)
+    report = engine.tick()
+    engine.make_due(job["id"], in_ms=-1_000)  # a second slot, already late
+    engine.tick()
+    time.sleep(1.1)  # the local queue recounts its approximate sizes at most once a second (as SQS lags)
+    stats = api.get("/_/scheduler/stats").json["engine"]
+    assert stats["queue"] == {"ready": 1, "delayed": 1, "inFlight": 0}
+    assert stats["lastTickDispatched"] == 1 and stats["lastTickAt"].endswith("Z")
+    assert report.duration_ms >= 0 and isinstance(stats["lastTickDurationMs"], int)
+    assert len(engine.receive()) == 1  # the late one, now in flight
+    time.sleep(1.1)  # the local queue recounts its approximate sizes at most once a second (as SQS lags)
+    assert api.get("/_/scheduler/stats").json["engine"]["queue"] == {"ready": 0, "delayed": 1, "inFlight": 1}
+    from tests.conftest import token
+
+    member = api.as_user(token("mia", apps=["demo"])).get("/_/scheduler/stats").json["engine"]
+    assert member["queue"] is None and member["lastTickAt"] is None and member["lastTickDispatched"] is None
 
 
 def test_a_redelivered_message_counts_as_a_redelivery(api, engine, target, monkeypatch):

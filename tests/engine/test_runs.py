@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from chalicelib.clock import now_ms, to_ms
+from chalicelib.invoker.run import handle_records
 from chalicelib.settings import get_settings
-from chalicelib.store.models import JobModel
-from tests.conftest import ONE_ATTEMPT, YEARLY
+from chalicelib.store import jobs as job_store
+from chalicelib.store.models import ExecutionModel, JobModel
+from tests.conftest import ONE_ATTEMPT, YEARLY, run_events, store_spec
 
 JOBS = "/_/scheduler/jobs"
 
@@ -101,8 +103,7 @@ def test_dynamic_url_is_checked_at_execution(api, engine, app_id, target):
 
 def test_a_malformed_placeholder_fails_with_param_error(api, engine, app_id, target):
     job = make(api, app_id, target)
-    stored = JobModel.get(job["id"])
-    stored.update(actions=[JobModel.taskConfig.set({**stored.taskConfig, "path": "/x/${T:QQQ}"})])
+    store_spec(job["id"], taskConfig={**job_store.get(job["id"]).task_config, "path": "/x/${T:QQQ}"})
     execution = run_once(api, engine, job)
     assert execution["error"]["code"] == "PARAM_ERROR" and "${T:QQQ}" in execution["error"]["message"]
     assert target.requests == []
@@ -113,7 +114,17 @@ def test_garbage_and_huge_bodies_are_recorded_safely(api, engine, target, app_id
     assert garbage["status"] == "succeeded" and isinstance(garbage["result"]["data"], str)
     big = run_once(api, engine, make(api, app_id, target, path="/big", name="b"))
     assert big["status"] == "succeeded" and big["result"]["truncated"] is True
-    assert len(big["result"]["data"]) == 64 * 1024
+    assert big["result"]["data"] == "x" * get_settings().result_body_bytes  # RESULT_BODY_BYTES characters, as text
+
+
+def test_result_body_bytes_caps_what_a_run_stores(api, engine, target, app_id, settings_env):
+    settings_env.setenv("RESULT_BODY_BYTES", "10")
+    echo = run_once(api, engine, make(api, app_id, target, path="/echo", name="e"))
+    assert echo["status"] == "succeeded" and echo["result"]["truncated"] is True
+    assert isinstance(echo["result"]["data"], str) and len(echo["result"]["data"]) == 10  # JSON cut is kept as text
+    settings_env.setenv("RESULT_BODY_BYTES", "4096")
+    whole = run_once(api, engine, make(api, app_id, target, path="/echo", name="w"))
+    assert whole["result"]["data"]["path"] == "/echo" and "truncated" not in whole["result"]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kathmandu"])
@@ -172,7 +183,7 @@ def test_a_duplicate_delivery_runs_once(api, engine, target, app_id):
     records = engine.receive()
     assert len(records) == 1
     engine.deliver(records + records)
-    engine.deliver(records)
+    assert engine.deliver(records) == []  # the run is recorded: a later delivery is dropped, and done with
     assert len(target.requests) == 1
     assert [e.status for e in engine.executions(job["id"])] == ["succeeded"]
 
@@ -186,8 +197,12 @@ def test_two_concurrent_ticks_dispatch_each_slot_once(api, engine, target, app_i
     at = now_ms()
     with ThreadPoolExecutor(max_workers=2) as pool:
         reports = list(pool.map(engine.tick, [at, at]))
-    assert sum(r.dispatched - r.resent for r in reports) == 20
-    engine.deliver(engine.receive())
+    assert sum(r.advanced for r in reports) == 20  # each cursor moved by exactly one of them (conditionally)
+    sent = sum(r.dispatched for r in reports)
+    assert 20 <= sent <= 40 and sum(r.failed_sends for r in reports) == 0  # a slot both found goes out twice
+    records = engine.receive()
+    assert len(records) == sent
+    assert engine.deliver_apart(records) == []  # the twin of a run already recorded is dropped
     assert len(target.requests) == 20
     for job in jobs:
         assert [e.status for e in engine.executions(job["id"])] == ["succeeded"]
@@ -203,7 +218,7 @@ def test_a_retried_tick_dispatches_nothing_new(api, engine, target, app_id):
     assert len(target.requests) == 1
 
 
-def test_a_crash_between_claim_and_send_is_repaired_by_the_next_tick(api, engine, target, app_id, monkeypatch):
+def test_sqs_down_at_dispatch_keeps_the_cursor_and_the_next_tick_sends(api, engine, target, app_id, monkeypatch):
     from chalicelib.engine import queue
 
     job = make(api, app_id, target)
@@ -215,39 +230,30 @@ def test_a_crash_between_claim_and_send_is_repaired_by_the_next_tick(api, engine
     real = queue.client()
     monkeypatch.setattr(queue.client(), "send_message_batch", broken)
     report = engine.tick()
-    assert report.failed_sends == 1 and engine.receive() == []
-    assert [e.status for e in engine.executions(job["id"])] == ["pending"]
+    assert report.failed_sends == 1 and report.dispatched == 0 and report.advanced == 0
+    assert engine.receive() == [] and engine.executions(job["id"]) == []  # the tick writes no execution
     assert int(JobModel.get(job["id"]).nextRunAt) == slot  # not advanced: the slot is still due
     monkeypatch.undo()
     assert queue.client() is real
     repaired = engine.tick()
-    assert repaired.resent == 1
+    assert repaired.dispatched == 1 and repaired.advanced == 1 and repaired.failed_sends == 0
     engine.deliver(engine.receive())
     assert len(target.requests) == 1 and [e.status for e in engine.executions(job["id"])] == ["succeeded"]
 
 
-def test_disabled_after_dispatch_does_not_run(api, engine, target, app_id):
-    job = make(api, app_id, target)
-    engine.make_due(job["id"])
-    engine.tick()
-    api.post(f"{JOBS}/{job['id']}/disable")
-    engine.deliver(engine.receive())
-    assert target.requests == []
-    execution = api.get(f"{JOBS}/{job['id']}/executions").json[0]
-    assert execution["status"] == "failed" and execution["error"]["code"] == "JOB_DISABLED"
-    assert api.get("/_/scheduler/stats").json["executions"]["last24h"] == {"succeeded": 0, "failed": 0, "skipped": 1}
-
-
 def test_deleted_after_dispatch_does_not_run_and_history_stays_readable(api, engine, target, app_id):
     job = make(api, app_id, target)
-    engine.make_due(job["id"])
+    earlier = engine.make_due(job["id"])
+    engine.run_due()
+    engine.make_due(job["id"], in_ms=300)
     engine.tick()
-    api.delete(f"{JOBS}/{job['id']}")
-    engine.deliver(engine.receive())
-    assert target.requests == []
+    assert api.delete(f"{JOBS}/{job['id']}").status == 204
+    assert engine.deliver(engine.receive()) == []
+    assert len(target.requests) == 1  # the earlier run only
+    assert [(e.slot, e.status) for e in engine.executions(job["id"])] == [(earlier, "succeeded")]  # nothing written
     history = api.get(f"{JOBS}/{job['id']}/executions")
-    assert history.status == 200 and history.json[0]["error"]["code"] == "JOB_DELETED"
-    assert api.get("/_/scheduler/stats").json["executions"]["last24h"]["skipped"] == 1
+    assert history.status == 200 and [e["status"] for e in history.json] == ["succeeded"]
+    assert api.get("/_/scheduler/stats").json["executions"]["last24h"] == {"succeeded": 1, "failed": 0, "skipped": 1}
     assert api.get(f"/_/scheduler/executions/{history.json[0]['id']}").status == 200
 
 
@@ -282,7 +288,7 @@ def test_a_misfired_slot_runs_once_and_counts_what_was_missed(api, engine, targe
     executions = engine.executions(job["id"])
     misfired = [e for e in executions if int(e.slot) <= at]
     assert len(misfired) == 1 and misfired[0].status == "succeeded"  # one run now, no burst of ten
-    assert misfired[0].missedSlots in (10, 11)  # 11 when a minute boundary passed since long_ago was taken
+    assert misfired[0].missed_slots in (10, 11)  # 11 when a minute boundary passed since long_ago was taken
     ran = [e for e in executions if e.status == "succeeded"]
     assert len(target.requests) == len(ran) <= 2  # plus, near a boundary, the next slot due at once
 
@@ -291,10 +297,10 @@ def test_retention_sets_the_ttl(api, engine, target, app_id, settings_env):
     settings_env.setenv("EXECUTION_RETENTION_DAYS", "7")
     get_settings.cache_clear()
     job = make(api, app_id, target)
-    engine.make_due(job["id"])
-    engine.tick()
-    execution = engine.executions(job["id"])[0]
-    assert int(execution.expiresAt) == int(execution.createdAt) // 1000 + 7 * 86_400
+    slot = engine.make_due(job["id"])
+    engine.run_due()
+    item = ExecutionModel.get(job["id"], slot)  # the TTL is the store's own attribute: not on the record
+    assert item.status == "succeeded" and int(item.expiresAt) == int(item.createdAt) // 1000 + 7 * 86_400
 
 
 def test_runs_start_on_the_slot_second(api, engine, target, app_id):
@@ -302,24 +308,22 @@ def test_runs_start_on_the_slot_second(api, engine, target, app_id):
     slot = engine.make_due(job["id"], in_ms=800)
     engine.run_due()
     execution = engine.executions(job["id"])[0]
-    assert 0 <= int(execution.startedAt) - slot < 500
+    assert 0 <= execution.started_at - slot < 500 and execution.lag_ms == execution.started_at - slot
     assert to_ms(datetime.now(UTC)) >= slot
 
 
 def test_a_slow_tick_still_hands_each_run_over_by_its_slot(api, engine, target, app_id, monkeypatch):
-    """Delays are counted when each batch is sent, not when the tick started: a tick that spends seconds on
-    its claims (thousands of due jobs) must not deliver its runs late by that long."""
-    from chalicelib.store import executions as execution_store
-
+    """Delays are counted when each batch is sent, not when the tick started: a tick that spends seconds finding
+    its due jobs (thousands of them) must not deliver its runs late by that long."""
     job = make(api, app_id, target)
     slot = engine.make_due(job["id"], in_ms=3_000)
-    claim = execution_store.create_pending
+    due = job_store.due
 
-    def slow_claim(*args, **kwargs):
+    def slow_due(*args, **kwargs):
         time.sleep(1.6)
-        return claim(*args, **kwargs)
+        return due(*args, **kwargs)
 
-    monkeypatch.setattr(execution_store, "create_pending", slow_claim)
+    monkeypatch.setattr(job_store, "due", slow_due)
     engine.tick(now_ms())
     records: list[dict[str, Any]] = []
     while not records and now_ms() < slot + 3_000:
@@ -328,34 +332,63 @@ def test_a_slow_tick_still_hands_each_run_over_by_its_slot(api, engine, target, 
     assert records and arrived <= slot + 300, arrived - slot  # counted from the tick's start it would be ~1.6 s late
 
 
+def sent_slots(engine, job_id: int, every_ms: int, before: int, after: int) -> list[int]:
+    """The slots of `job_id` waiting in the queue, each checked to become receivable on its slot's second (never
+    before the slot, never a second late, counted from when it was sent: between `before` and `after`)."""
+    slots = []
+    for message, receivable_at in engine.queued():
+        if getattr(message, "job_id", None) == job_id:
+            assert message.trigger == "schedule" and message.slot % every_ms == 0 and message.due_at is None
+            assert before <= message.dispatched_at <= after
+            # never a second early; late only by the send's own latency (its delay is counted just before it goes)
+            assert message.slot - 1_000 < receivable_at <= max(message.slot, after) + 500, (message, receivable_at)
+            slots.append(message.slot)
+    assert len(slots) == len(set(slots)), slots  # each slot once (sent side by side, so in any order)
+    return sorted(slots)
+
+
 def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once(api, engine, target, app_id):
+    """Created, a per-minute job sends its first dispatch window (DISPATCH_WINDOW_SECONDS of slots, delayed) at
+    once and its cursor moves past them; the next tick finds it not due. No execution is written until a run
+    starts."""
     before = now_ms()
     job = api.make_job(app_id, pattern="* * * * *", taskConfig={"endpoint": target.base})
-    horizon = before + get_settings().tick_lookahead_seconds * 1000
-    expected = [slot for slot in range((before // 60_000 + 1) * 60_000, horizon + 60_000, 60_000) if slot < horizon]
-    pending = sorted(int(e.slot) for e in engine.executions(job["id"]) if e.status == "pending")
-    assert pending[: len(expected)] == expected and len(pending) in (len(expected), len(expected) + 1)
-    assert int(JobModel.get(job["id"]).nextRunAt) == pending[-1] + 60_000
-    attributes = engine.sqs.get_queue_attributes(QueueUrl=engine.url, AttributeNames=["All"])["Attributes"]
-    queued = int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
-    assert queued == len(pending)  # each claimed slot is on its way (a slot under 1 s away is not even delayed)
+    after = now_ms()
+    window = get_settings().dispatch_window_seconds * 1000
+    slots = sent_slots(engine, job["id"], 60_000, before, after)
+    first = (before // 60_000 + 1) * 60_000
+    assert slots == list(range(first, slots[-1] + 1, 60_000)) and before + window <= slots[-1] + 60_000
+    assert slots[-1] < after + window  # every slot of the window, none beyond it
+    assert int(JobModel.get(job["id"]).nextRunAt) == slots[-1] + 60_000
+    assert engine.executions(job["id"]) == []
     report = engine.tick()
-    assert report.resent == 0 and report.dispatched <= 1  # at most a slot that entered the horizon meanwhile
+    assert report.due_jobs == 0 and report.dispatched == 0  # its cursor is a window ahead of the lookahead
 
 
 def test_a_slot_dropped_by_a_schedule_change_after_dispatch_does_not_run(api, engine, target, app_id):
     from chalicelib.engine.queue import RunMessage
-    from chalicelib.invoker.run import run_message
-    from chalicelib.store import executions as execution_store
 
     job = make(api, app_id, target)
     dispatched_at = now_ms()
     slot = dispatched_at + 200  # a slot of the old schedule
-    created = execution_store.create_pending(job["id"], app_id, slot, "schedule", dispatched_at)
     api.put(f"{JOBS}/{job['id']}", {"pattern": "15 3 * * *"})
-    message = RunMessage(job["id"], slot, "schedule", int(created.id), dispatched_at=dispatched_at)
-    assert run_message(message) == "cancelled"
-    assert target.requests == [] and engine.executions(job["id"])[0].error["code"] == "JOB_RESCHEDULED"
+    message = RunMessage(job["id"], slot, "schedule", app_id, dispatched_at=dispatched_at, timeout=30)
+    assert handle_records([{"messageId": "m-1", "body": message.encode()}]) == []  # done with: dropped
+    assert target.requests == [] and engine.executions(job["id"]) == []  # no record written
+    assert api.get("/_/scheduler/stats").json["executions"]["last24h"] == {"succeeded": 0, "failed": 0, "skipped": 1}
+
+
+def test_an_edit_after_dispatch_that_keeps_the_slot_keeps_the_run(api, engine, target, app_id):
+    from chalicelib.engine.queue import RunMessage
+
+    job = make(api, app_id, target)
+    dispatched_at = now_ms()
+    slot = dispatched_at - dispatched_at % 5_000  # a slot of the new schedule too
+    assert api.put(f"{JOBS}/{job['id']}", {"pattern": "*/5 * * * * *", "taskConfig": {"path": "/echo"}}).status == 200
+    message = RunMessage(job["id"], slot, "schedule", app_id, dispatched_at=dispatched_at, timeout=30)
+    assert handle_records([{"messageId": "m-1", "body": message.encode()}]) == []
+    (execution,) = engine.executions(job["id"])
+    assert execution.slot == slot and execution.status == "succeeded" and target.requests[0]["path"] == "/echo"
 
 
 def test_an_edit_that_keeps_the_slot_keeps_the_run():
@@ -373,12 +406,13 @@ def test_an_edit_that_keeps_the_slot_keeps_the_run():
 def test_a_seconds_pattern_is_dispatched_slot_by_slot_with_delays(api, engine, target, app_id):
     before = now_ms()
     job = api.make_job(app_id, pattern="*/15 * * * * *", taskConfig={"endpoint": target.base})
-    horizon = before + get_settings().tick_lookahead_seconds * 1000
-    pending = sorted(int(e.slot) for e in engine.executions(job["id"]))
-    assert all(slot % 15_000 == 0 for slot in pending) and pending == sorted(set(pending))
-    assert len(pending) in (len(range((before // 15_000 + 1) * 15_000, horizon, 15_000)),
-                            len(range((before // 15_000 + 1) * 15_000, horizon, 15_000)) + 1)  # fmt: skip
-    assert int(JobModel.get(job["id"]).nextRunAt) == pending[-1] + 15_000
+    after = now_ms()
+    window = get_settings().dispatch_window_seconds * 1000
+    slots = sent_slots(engine, job["id"], 15_000, before, after)  # each delayed to its own second
+    assert slots == list(range((before // 15_000 + 1) * 15_000, slots[-1] + 1, 15_000))
+    assert before + window <= slots[-1] + 15_000 and slots[-1] < after + window and len(slots) in (60, 61)
+    assert int(JobModel.get(job["id"]).nextRunAt) == slots[-1] + 15_000
+    assert len(engine.receive()) <= 1  # only a slot under a second away can be received yet
 
 
 def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, app_id):
@@ -394,26 +428,24 @@ def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, 
 
 @pytest.mark.parametrize("policy", ["forbid", "allow"])
 def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
-    api, engine, target, app_id, policy, monkeypatch
+    api, engine, target, app_id, policy, published
 ):
     from chalicelib.store import executions as execution_store
 
-    published = []
-    monkeypatch.setattr("chalicelib.events.publish", lambda kind, detail: published.append((kind, detail)))
-
     job = api.make_job(app_id, pattern=YEARLY, concurrencyPolicy=policy, taskConfig={"endpoint": target.base})
     earlier = now_ms() - 30_000
-    execution_store.create_pending(job["id"], app_id, earlier, "schedule", earlier)
-    execution_store.start(job["id"], earlier, earlier + 5)  # still running
+    assert execution_store.claim(job["id"], app_id, earlier, earlier + 5, snapshot=None) is not None  # still running
     engine.make_due(job["id"])
-    engine.run_due()
-    current = next(e for e in engine.executions(job["id"]) if int(e.slot) != earlier)
+    assert engine.run_due() == []
+    previous, current = engine.executions(job["id"])
+    assert previous.slot == earlier and previous.status == "running"  # untouched
     stats = api.get("/_/scheduler/stats").json["executions"]["last24h"]
+    outcomes = [(kind, detail["id"]) for kind, detail in run_events(published)]
     if policy == "forbid":
         assert current.status == "failed" and current.error["code"] == "SKIPPED_OVERLAP" and target.requests == []
-        assert stats["skipped"] == 1
-        assert [kind for kind, detail in published if detail.get("execution", {}).get("id") == int(current.id)] == [
-            "scheduler.job.execution.failed"  # like every other run that ends without running
-        ]
+        assert current.attempt == 0 and current.started_at is None  # it never started
+        assert stats == {"succeeded": 0, "failed": 0, "skipped": 1}
+        assert outcomes == [("failed", current.id)]  # like every other run that ends without running
     else:
-        assert current.status == "succeeded" and len(target.requests) == 1 and stats["skipped"] == 0
+        assert current.status == "succeeded" and len(target.requests) == 1
+        assert stats == {"succeeded": 1, "failed": 0, "skipped": 0} and outcomes == [("succeeded", current.id)]

@@ -61,7 +61,8 @@ def test_chalice_package_has_the_tick_the_invoker_source_and_no_wildcards(stage,
         [str(Path(sys.executable).parent / "chalice"), "package", "--stage", stage,
          "--merge-template", "infra/chalice-merge.json", str(out)],
         cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "INVOKER_QUEUE_NAME": f"scheduler-{stage}-invoker"},
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "INVOKER_QUEUE_NAME": f"scheduler-{stage}-invoker",
+             "INVOKER_DLQ_NAME": f"scheduler-{stage}-invoker-dlq"},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     template = json.loads((out / "sam.json").read_text())
@@ -70,15 +71,19 @@ def test_chalice_package_has_the_tick_the_invoker_source_and_no_wildcards(stage,
               .get("Events", {}).items()}  # fmt: skip
     schedules = [e for e in events.values() if e["Type"] == "Schedule"]
     assert [e["Properties"]["Schedule"] for e in schedules] == ["rate(1 minute)"]
-    sqs = [e for e in events.values() if e["Type"] == "SQS"]
-    assert len(sqs) == 1 and sqs[0]["Properties"]["BatchSize"] == 10
-    assert sqs[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert "scheduler-" + stage + "-invoker" in json.dumps(sqs[0]["Properties"]["Queue"])
+    sqs = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    dead = [source for source in sqs if f"scheduler-{stage}-invoker-dlq" in json.dumps(source["Queue"])]
+    runs = [source for source in sqs if source not in dead]
+    assert len(runs) == 1 and runs[0]["BatchSize"] == 10 and len(dead) == 1  # the invoker and the DLQ handler
+    assert runs[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert f"scheduler-{stage}-invoker" in json.dumps(runs[0]["Queue"])
     functions = [res["Properties"] for res in resources.values() if res["Type"] == "AWS::Serverless::Function"]
-    invoker = next(props for props in functions if "SQS" in json.dumps(props.get("Events", {})))
+    invoker = next(props for props in functions if json.dumps(runs[0]) in json.dumps(props.get("Events", {})))
     visibility = load_template()["Resources"]["InvokerQueue"]["Properties"]["VisibilityTimeout"]
     assert invoker["Timeout"] == 900 < visibility  # a run may take its job's 900 s timeout; SQS must not redeliver
-    assert invoker["MemorySize"] == 512
+    assert invoker["MemorySize"] == 256  # chosen by measurement: docs/benchmarks.md, Lambda size
+    architectures = [props.get("Architectures") for props in functions]
+    assert architectures and all(found == ["arm64"] for found in architectures), architectures
     policies = [p for res in resources.values() if res["Type"] == "AWS::IAM::Role"
                 for p in res["Properties"].get("Policies", [])]  # fmt: skip
     assert policies, "the role carries the stage policy"

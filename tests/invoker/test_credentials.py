@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.invoker import http
 from chalicelib.settings import get_settings
-from chalicelib.store.models import JobModel
-from tests.conftest import ONE_ATTEMPT, YEARLY, Target
+from chalicelib.store import jobs as job_store
+from tests.conftest import ONE_ATTEMPT, YEARLY, Target, store_spec
 
 CREDENTIALS = {
     "X-Api-Key": "key-1",
@@ -106,7 +106,7 @@ def stored_job(api, app_id, target, config, name):
     """A job whose configuration was stored before today's input rules (written to the store directly)."""
     job = api.make_job(app_id, name=name, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/echo"},
                        retryPolicy=ONE_ATTEMPT)  # fmt: skip
-    JobModel(job["id"]).update(actions=[JobModel.taskConfig.set({"endpoint": target.base, "path": "/echo", **config})])
+    store_spec(job["id"], taskConfig={"endpoint": target.base, "path": "/echo", **config})
     return job
 
 
@@ -177,7 +177,7 @@ def test_moving_a_job_keeps_the_credentials_the_same_request_supplies_again(api,
     answer = api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": fresh})
     assert answer.status == 200, answer.body
     assert answer.json["droppedCredentials"] == ["taskConfig.headers.Cookie"]  # the mask is not a credential
-    stored = JobModel.get(job["id"]).taskConfig
+    stored = job_store.get(job["id"]).task_config
     assert stored["auth"]["token"] == "new-token" and stored["headers"] == {"X-Api-Key": "new-key", "X-Trace": "t"}
 
 
@@ -193,7 +193,7 @@ def test_a_change_on_the_same_origin_keeps_every_credential(api, target, app_id,
     job = secret_job(api, app_id, target.base, "/echo", AUTHS[2])
     answer = api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": change})
     assert answer.status == 200 and "droppedCredentials" not in answer.json
-    stored = JobModel.get(job["id"]).taskConfig
+    stored = job_store.get(job["id"]).task_config
     assert stored["auth"]["password"] == "password-1"
     assert all(stored["headers"][name] == value for name, value in CREDENTIALS.items())
 
@@ -214,5 +214,5 @@ def test_every_kind_of_origin_change_drops_credentials(api, target, app_id, sett
     answer = api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": move(target.base)})
     assert answer.status == 200, answer.body
     assert "taskConfig.auth" in answer.json["droppedCredentials"]
-    assert "auth" not in JobModel.get(job["id"]).taskConfig
+    assert "auth" not in job_store.get(job["id"]).task_config
     get_settings.cache_clear()

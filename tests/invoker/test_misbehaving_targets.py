@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.contracts import json_values
 from chalicelib.settings import get_settings
-from tests.conftest import ONE_ATTEMPT, YEARLY, RawTarget
+from tests.conftest import ONE_ATTEMPT, YEARLY, RawTarget, store_spec
 
 
 def answer(status: bytes = b"200 OK", headers: tuple[bytes, ...] = (), body: bytes = b"") -> bytes:
@@ -128,10 +128,8 @@ def test_an_odd_but_valid_answer_is_recorded_as_text_or_json(api, engine, raw, a
     ],
 )  # fmt: skip
 def test_a_job_stored_before_the_input_rules_still_ends_its_run(api, engine, target, app_id, config):
-    from chalicelib.store.models import JobModel
-
     job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "path": "/echo"},
                        retryPolicy=ONE_ATTEMPT)  # fmt: skip
-    JobModel(job["id"]).update(actions=[JobModel.taskConfig.set({"endpoint": target.base, "path": "/echo", **config})])
+    store_spec(job["id"], taskConfig={"endpoint": target.base, "path": "/echo", **config})
     execution = engine.run_job(api, job)
     assert execution["status"] in ("succeeded", "failed") and execution["finishedAt"], execution
