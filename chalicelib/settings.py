@@ -99,6 +99,9 @@ class Settings:
     tick_lookahead_seconds: int = env("TICK_LOOKAHEAD_SECONDS", 90, integer(75, 600))
     dispatch_window_seconds: int = env("DISPATCH_WINDOW_SECONDS", 900, integer(90, 900))  # SQS delays up to 900 s
     result_body_bytes: int = env("RESULT_BODY_BYTES", 4096, integer(0, 65536))  # of an answer, kept per run
+    # Seconds ahead of its slot a run's message is delivered, so its claim is done when the slot comes. AWS: 0 (each
+    # Lambda has its own CPU; waiting costs GB-seconds). make run: 5, as one process does every run's work.
+    delivery_lead_seconds: int = env("DELIVERY_LEAD_SECONDS", 0, integer(0, 10))
     validate_responses: bool = env("VALIDATE_RESPONSES", False, flag)  # the tests: a response off its schema is a 500
     execution_events: frozenset[str] = env("EXECUTION_EVENTS", DEFAULT_EXECUTION_EVENTS, execution_events)
     app_index_shards: int = env("APP_INDEX_SHARDS", 1, integer(1, 100))  # fixed per deployment

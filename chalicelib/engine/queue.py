@@ -101,8 +101,10 @@ def reset() -> None:
 
 
 def delay_for(slot_ms: int, now_ms: int) -> int:
-    """Whole seconds to hold the message: never late (floor), the invoker waits out the remainder."""
-    return max(0, min(MAX_DELAY_SECONDS, (slot_ms - now_ms) // 1000))
+    """Whole seconds to hold the message: never late (floor), the invoker waits out the remainder (and the
+    DELIVERY_LEAD_SECONDS it is asked to arrive early by)."""
+    lead = get_settings().delivery_lead_seconds
+    return max(0, min(MAX_DELAY_SECONDS, (slot_ms - now_ms) // 1000 - lead))
 
 
 def send(messages: Sequence[tuple[M, int]]) -> list[M]:

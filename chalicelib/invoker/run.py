@@ -68,6 +68,7 @@ class Outcome:
     error: dict[str, str] | None = None
     request: dict[str, Any] | None = None
     resolved: dict[str, Any] = field(default_factory=dict)
+    called_at: int | None = None  # when the request went out: the attempt's real start
 
 
 def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
@@ -118,16 +119,17 @@ def _perform(job: Job, slot: int, resolver: guard.Resolver | None) -> tuple[Outc
                            timeout_ms=int(config.get("timeout", 30_000)),
                            credential_headers=credential_headers(config))  # fmt: skip
     sent = {"method": method, "url": url}
+    called = now_ms()
     try:
         response = http.call(request, resolver=resolver)
     except http.CallFailed as exc:
         error = {"code": exc.code, "message": exc.message}
-        return Outcome("failed", error=error, request=sent, resolved=resolved), headers
+        return Outcome("failed", error=error, request=sent, resolved=resolved, called_at=called), headers
     result = response.as_result(get_settings().result_body_bytes)
     if 200 <= response.status < 300:
-        return Outcome("succeeded", result=result, request=sent, resolved=resolved), headers
+        return Outcome("succeeded", result=result, request=sent, resolved=resolved, called_at=called), headers
     error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}
-    return Outcome("failed", result=result, error=error, request=sent, resolved=resolved), headers
+    return Outcome("failed", result=result, error=error, request=sent, resolved=resolved, called_at=called), headers
 
 
 # --- which messages run ---------------------------------------------------------------------------------------
@@ -170,15 +172,19 @@ def _taken_away(job: Job | None, message: RunMessage) -> str | None:
     return None
 
 
-def _wait_for_slot(message: RunMessage) -> bool:
-    """Start on the slot's second: wait out a short early arrival; hand a long one back to the queue."""
-    early = message.slot - now_ms()
-    if early > MAX_EARLY_WAIT_MS:
-        send([(message, delay_for(message.slot, now_ms()))])
+def _too_early(message: RunMessage) -> bool:
+    """A message more than MAX_EARLY_WAIT_MS (and the delivery lead) before its slot goes back to the queue."""
+    if message.slot - now_ms() <= MAX_EARLY_WAIT_MS + get_settings().delivery_lead_seconds * 1000:
         return False
+    send([(message, delay_for(message.slot, now_ms()))])
+    return True
+
+
+def _wait_for(slot: int) -> None:
+    """Start on the slot's second: the message arrives up to a second early (SQS delays are whole seconds)."""
+    early = slot - now_ms()
     if early > 0:
         time.sleep(early / 1000)
-    return True
 
 
 # --- one message ----------------------------------------------------------------------------------------------
@@ -247,8 +253,10 @@ def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, del
         if ended is not None:
             run_ended(ended, "skipped")
         return "skipped"
-    if not _wait_for_slot(message):
+    if _too_early(message):
         return "requeued"
+    # Claimed while the message waits out its early arrival, so that on the slot's second only the call is left
+    # to do: a run's start and lag are those of its call, recorded when it finishes.
     execution = execution_store.claim(job.id, job.application_id, message.slot, now_ms(), snapshot=job.snapshot,
                                       missed_slots=message.missed)  # fmt: skip
     if execution is None:
@@ -303,17 +311,19 @@ def _running_already(job: Job | None, execution: Execution, resolver: guard.Reso
 
 
 def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) -> str:
+    _wait_for(execution.slot)
     if execution.attempt == 1:
         run_started(execution, job)
     outcome = perform(job, execution.slot, resolver)
-    attempts = [*execution.attempts, {"at": iso(execution.attempt_started_at), "error": outcome.error}]
+    called = outcome.called_at or execution.attempt_started_at
+    attempts = [*execution.attempts, {"at": iso(called), "error": outcome.error}]
     if _retry(job, execution, outcome, attempts):
         return "retrying"
     inline = None if job.snapshot else run_snapshot(job_snapshot(job), {"resolved": outcome.resolved,
                                                                         "request": outcome.request})  # fmt: skip
     finished = execution_store.finish(execution, outcome.status, now_ms(), result=outcome.result, error=outcome.error,
                                       attempts=attempts, request=outcome.request, resolved=outcome.resolved or None,
-                                      job_snapshot=inline)  # fmt: skip
+                                      job_snapshot=inline, called_at=outcome.called_at)  # fmt: skip
     if finished is None:
         log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
@@ -368,7 +378,7 @@ def _retry(job: Job, execution: Execution, outcome: Outcome, attempts: list[dict
                        dispatched_at=now, due_at=now + delay * 1000, timeout=job.timeout_ms // 1000)  # fmt: skip
     if send([(again, delay)]):
         return False  # the queue refused: record this attempt's outcome as final
-    if execution_store.retry_later(execution, attempts, now + delay * 1000) is None:
+    if execution_store.retry_later(execution, attempts, now + delay * 1000, outcome.called_at) is None:
         return True  # another delivery owns the execution now; the new message will be dropped
     count("Retries")
     code = outcome.error["code"] if outcome.error else None

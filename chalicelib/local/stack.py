@@ -19,7 +19,7 @@ log = logging.getLogger("scheduler.local")
 ROOT = Path(__file__).resolve().parents[2]
 STACK_PREFIX = "scheduler-dev"  # the dev stage's names (.chalice/config.json)
 POLLERS = 4
-BATCHES = 32  # invoker batches running at once, as Lambda runs many invocations side by side
+BATCHES = 128  # invoker batches at once, as Lambda runs many invocations side by side (a batch waits for its slot)
 LONG_POLL_SECONDS = 10  # a poll sleeps in the embedded AWS until a message is due (moto_sqs.py): idle costs nothing
 TICK_SECOND = 30
 
@@ -48,6 +48,7 @@ def _environment() -> tuple[int, int, bool]:
     os.environ.setdefault("GATEWAY_URL", f"http://127.0.0.1:{port}")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF blobs are for CloudWatch, not a terminal
     os.environ["LOCAL_DEV"] = "1"  # the session cookie works over plain http on 127.0.0.1
+    os.environ.setdefault("DELIVERY_LEAD_SECONDS", "5")  # one process does every run's work: claim ahead of slots
     get_settings.cache_clear()
     return port, moto_port, start_moto
 

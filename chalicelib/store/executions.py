@@ -123,14 +123,15 @@ def _put_new(item: ExecutionModel) -> Execution | None:
 
 def claim(job_id: int, application_id: int, slot: int, now_ms: int, *, snapshot: str | None,
           missed_slots: int | None = None) -> Execution | None:  # fmt: skip
-    """A scheduled run claims its slot as it starts: `running`, attempt 1; None when the slot is taken (another
-    delivery of the same slot, or a run already recorded)."""
+    """A scheduled run claims its slot as it is about to start (at most a couple of seconds before it): `running`,
+    attempt 1, its start provisionally the later of now and the slot (the call's own time replaces it when the
+    run finishes); None when the slot is taken (another delivery of the same slot, or a run already recorded)."""
     new_id = execution_id(slot)
+    start = max(now_ms, slot)
     return _put_new(ExecutionModel(
         job_id, slot, id=new_id, applicationId=application_id, appShard=app_shard(application_id, new_id),
-        status=RUNNING, trigger="schedule", attempt=1, createdAt=now_ms, startedAt=now_ms, attemptStartedAt=now_ms,
-        lagMs=max(0, now_ms - slot), missedSlots=missed_slots or None, snapshot=snapshot,
-        expiresAt=_expires_at(now_ms),
+        status=RUNNING, trigger="schedule", attempt=1, createdAt=now_ms, startedAt=start, attemptStartedAt=start,
+        missedSlots=missed_slots or None, snapshot=snapshot, expiresAt=_expires_at(now_ms),
     ))  # fmt: skip
 
 
@@ -224,11 +225,13 @@ def take_over(execution: Execution, now_ms: int, attempts: list[dict[str, Any]])
 
 def finish(execution: Execution, status: str, now_ms: int, *, result: dict[str, Any] | None,
            error: dict[str, str] | None, attempts: list[dict[str, Any]], request: dict[str, Any] | None = None,
-           resolved: dict[str, Any] | None = None,
-           job_snapshot: dict[str, Any] | None = None) -> Execution | None:  # fmt: skip
-    """running -> succeeded/failed with what the run produced; None when this attempt no longer owns it. One
-    attempt without error is not listed (the record's own times say it)."""
-    started = execution.started_at or now_ms
+           resolved: dict[str, Any] | None = None, job_snapshot: dict[str, Any] | None = None,
+           called_at: int | None = None) -> Execution | None:  # fmt: skip
+    """running -> succeeded/failed with what the run produced; None when this attempt no longer owns it. The first
+    attempt's start and lag are its call's (`called_at`). One attempt without error is not listed (the record's own
+    times say it)."""
+    timing = _first_call(execution, called_at)
+    started = timing.get("started_at") or execution.started_at or now_ms
     listed = attempts if len(attempts) > 1 or error else []
     payload = _set_payload(result=result, error=error, attempts=listed, request=request, resolved=resolved,
                            jobSnapshot=job_snapshot)  # fmt: skip
@@ -238,17 +241,36 @@ def finish(execution: Execution, status: str, now_ms: int, *, result: dict[str, 
         ExecutionModel.durationMs.set(max(0, now_ms - started)),
         payload,
     ]
+    actions += _timing_actions(timing)
     return _transition(
         execution, actions, _at(execution, RUNNING), status=status, finished_at=now_ms,
         duration_ms=max(0, now_ms - started), result=result, error=error, attempts=listed, request=request,
-        resolved=resolved, job_snapshot=job_snapshot,
+        resolved=resolved, job_snapshot=job_snapshot, **timing,
     )  # fmt: skip
 
 
-def retry_later(execution: Execution, attempts: list[dict[str, Any]], due_at: int) -> Execution | None:
+def retry_later(execution: Execution, attempts: list[dict[str, Any]], due_at: int,
+                called_at: int | None = None) -> Execution | None:  # fmt: skip
     """running -> pending after a failed attempt whose retry message is on its way (visible at `due_at`)."""
-    actions = [ExecutionModel.status.set(PENDING), _set_payload(attempts=attempts), ExecutionModel.dueAt.set(due_at)]
-    return _transition(execution, actions, _at(execution, RUNNING), status=PENDING, attempts=attempts, due_at=due_at)
+    timing = _first_call(execution, called_at)
+    actions = [ExecutionModel.status.set(PENDING), _set_payload(attempts=attempts), ExecutionModel.dueAt.set(due_at),
+               *_timing_actions(timing)]  # fmt: skip
+    return _transition(execution, actions, _at(execution, RUNNING), status=PENDING, attempts=attempts, due_at=due_at,
+                       **timing)  # fmt: skip
+
+
+def _first_call(execution: Execution, called_at: int | None) -> dict[str, Any]:
+    """The first attempt's start and lag are its call's, known when the attempt ends (the claim comes before)."""
+    if execution.attempt != 1 or called_at is None:
+        return {}
+    return {"started_at": called_at, "attempt_started_at": called_at, "lag_ms": max(0, called_at - execution.slot)}
+
+
+def _timing_actions(timing: dict[str, Any]) -> list[Any]:
+    if not timing:
+        return []
+    return [ExecutionModel.startedAt.set(timing["started_at"]), ExecutionModel.lagMs.set(timing["lag_ms"]),
+            ExecutionModel.attemptStartedAt.set(timing["attempt_started_at"])]  # fmt: skip
 
 
 def fail(execution: Execution, now_ms: int, code: str, message: str) -> Execution | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from chalicelib.invoker.run import handle_records
 from chalicelib.settings import get_settings
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import ExecutionModel, JobModel
+from chalicelib.store.records import Execution
 from tests.conftest import ONE_ATTEMPT, YEARLY, run_events, store_spec
 
 JOBS = "/_/scheduler/jobs"
@@ -449,3 +451,26 @@ def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
     else:
         assert current.status == "succeeded" and len(target.requests) == 1
         assert stats == {"succeeded": 1, "failed": 0, "skipped": 0} and outcomes == [("succeeded", current.id)]
+
+
+def test_a_run_delivered_ahead_is_claimed_before_its_slot_and_calls_on_it(api, engine, target, app_id, settings_env):
+    """DELIVERY_LEAD_SECONDS (make run: 5): the message comes that much early, the run is claimed at once (a
+    second delivery meets the claim), and the call still goes out on the slot's second; lag is the call's."""
+    settings_env.setenv("DELIVERY_LEAD_SECONDS", "2")
+    job = make(api, app_id, target)
+    slot = engine.make_due(job["id"], in_ms=2_500)
+    engine.tick()
+    records = engine.receive(wait=2)
+    assert records and to_ms(datetime.now(UTC)) < slot  # delivered ahead of the slot
+    claimed_before: list[Execution] = []
+    waiter = threading.Thread(target=engine.deliver, args=(records,))
+    waiter.start()
+    deadline = time.monotonic() + 2
+    while not claimed_before and time.monotonic() < deadline:
+        claimed_before = [e for e in engine.executions(job["id"]) if e.status == "running"]
+        time.sleep(0.02)
+    assert claimed_before and to_ms(datetime.now(UTC)) < slot and not target.requests
+    waiter.join()
+    (execution,) = engine.executions(job["id"])
+    assert execution.status == "succeeded" and len(target.requests) == 1
+    assert 0 <= execution.started_at - slot < 500 and execution.lag_ms == execution.started_at - slot
