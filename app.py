@@ -23,10 +23,11 @@ def tick(event: Any) -> dict[str, Any]:
     return asdict(engine.tick())
 
 
-# The queue is named at import: `make package`/`make deploy` set INVOKER_QUEUE_NAME for the stage.
+# Runs, and the tick's fanned-out shards (the engine's work, routed back to it). The queue is named at import:
+# `make package`/`make deploy` set INVOKER_QUEUE_NAME for the stage.
 @app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
 def invoke(event: Any) -> dict[str, Any]:
-    return invoker.handle_batch([record.to_dict() for record in event])
+    return invoker.handle_batch([record.to_dict() for record in event], shards=engine.tick_shard)
 
 
 # A run message that failed every delivery: its run ends failed (LOST), with its event and count.

@@ -47,8 +47,8 @@ INVOKER = (
     + """
 import sys
 from chalicelib.clock import now_ms
-from chalicelib.engine import queue
-from chalicelib.engine.queue import RunMessage, send
+from chalicelib import queue
+from chalicelib.queue import RunMessage, send
 from chalicelib.invoker.run import handle_records
 app_id, first, jobs, runs = (int(value) for value in sys.argv[1:5])
 now = now_ms()

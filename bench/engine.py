@@ -65,7 +65,7 @@ def floor_tick(now: int, period_ms: int) -> int:
     settings = get_settings()
     config = Config(max_pool_connections=32, retries={"max_attempts": 4, "mode": "standard"})
     dynamodb, sqs = boto3.client("dynamodb", config=config), boto3.client("sqs", config=config)
-    from chalicelib.engine import queue
+    from chalicelib import queue
 
     url = queue.queue_url()
     due_before = now + settings.tick_lookahead_seconds * 1000
@@ -190,10 +190,10 @@ def invoker_vs_httpx(app_id: int, job_ids: list[int], request: dict[str, Any], r
     the run, resolves, guards, calls, records) against as many bare httpx calls of the same request (a new
     connection each, as the invoker makes), and as many runs made of bare calls (`_bare_run`), in `blocks`
     interleaved blocks each; seconds per run, median of the blocks."""
-    from chalicelib.engine.queue import RunMessage
     from chalicelib.invoker.run import run_message
     from chalicelib.invoker.transport import default_tls
     from chalicelib.observability import flush
+    from chalicelib.queue import RunMessage
     from chalicelib.store import engine_state
 
     per_block = runs // blocks

@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 
 from chalicelib.contracts.models import JobSpec
-from chalicelib.contracts.views import job_snapshot, snapshot_key
 from chalicelib.settings import get_settings
 from chalicelib.store import jobs as job_store
 from chalicelib.store.models import JobModel, KeyModel
 from chalicelib.store.records import Job
+from chalicelib.views import job_snapshot, snapshot_key
 
 FAR = 4_102_444_800_000  # 2100-01-01: stored but not due
 CREATED = 1_764_000_000_000

@@ -42,7 +42,7 @@ def start_aws() -> Any:
         "POWERTOOLS_TRACE_DISABLED": "true", "EXECUTION_EVENTS": "none",
     })  # fmt: skip
     from chalicelib.local.infra import create_stack, stack_env
-    from chalicelib.local.stage import apply_stage_environment
+    from chalicelib.stage import apply_stage_environment
 
     os.environ.update(stack_env(create_stack(prefix="scheduler-dev", stack_name="scheduler-bench")))
     apply_stage_environment("dev")
@@ -51,7 +51,7 @@ def start_aws() -> Any:
 
 def purge_queue() -> None:
     """Empty the invoker queue (the tick phases leave their sent slots in it; nothing here receives them)."""
-    from chalicelib.engine import queue
+    from chalicelib import queue
 
     queue.client().purge_queue(QueueUrl=queue.queue_url())
 
@@ -130,7 +130,7 @@ def send_cost_by_depth(depths: tuple[int, ...] = (0, 4_500), batches: int = 50) 
     what the 15-minute window costs in `make run`'s moto (300 per-minute jobs keep ~4,500 in the queue)."""
     import time
 
-    from chalicelib.engine import queue
+    from chalicelib import queue
 
     sqs, url = queue.client(), queue.queue_url()
 

@@ -62,7 +62,7 @@ def deliver(meter: Meter, expected: int, deadline_s: float = 60) -> tuple[dict[s
     batches."""
     from collections import Counter
 
-    from chalicelib.engine import queue
+    from chalicelib import queue
     from chalicelib.invoker.run import handle_records
 
     sqs, url = queue.client(), queue.queue_url()
@@ -91,7 +91,7 @@ def deliver(meter: Meter, expected: int, deadline_s: float = 60) -> tuple[dict[s
 def invoker_side(meter: Meter, app_id: int, fleet: list[Job], retrying: bool = False) -> dict[str, Any]:
     """One scheduled run of each job of `fleet`, sent as the tick sends it (first attempt) and delivered in
     batches of 10; with `retrying`, each first attempt answers 503 (Retry-After: 1) and its retry succeeds."""
-    from chalicelib.engine.queue import RunMessage, send
+    from chalicelib.queue import RunMessage, send
     from chalicelib.store import executions as execution_store
 
     meter.sizes.clear()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from chalice import Blueprint
 from cron_descriptor import Options, get_description
 
+from chalicelib import cron
 from chalicelib.api.routing import Call, bind
 from chalicelib.clock import local_iso, now_ms
 from chalicelib.contracts import cron as contract
-from chalicelib.engine import cron
 
 bp = Blueprint(__name__)
 

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.stage:
-        from chalicelib.local.stage import apply_stage_environment
         from chalicelib.settings import get_settings
+        from chalicelib.stage import apply_stage_environment
 
         apply_stage_environment(args.stage)
         get_settings.cache_clear()

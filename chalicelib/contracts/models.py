@@ -16,9 +16,9 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib import cron
 from chalicelib.contracts import headers as header_rules
 from chalicelib.contracts import json_values
-from chalicelib.engine import cron
 
 MASK = "********"
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"

@@ -16,17 +16,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from chalicelib import cron
 from chalicelib.clock import now_ms as clock_now_ms
-from chalicelib.engine import cron
-from chalicelib.engine.queue import RunMessage, ShardMessage, send, send_for_slots
+from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
+from chalicelib.queue import RunMessage, ShardMessage, send, send_for_slots
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import jobs as job_store
 from chalicelib.store.records import Job
 
-MISFIRE_GRACE_MS = 60_000
 MAX_SLOTS_PER_JOB = 1_000  # a job firing every second sends 900 slots per window
 WORKERS = 16
 STALE_SHARD_MS = 60_000  # a fanned-out shard message older than this is left to the next tick

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.clock import now_ms
-from chalicelib.engine.outcome import run_ended
-from chalicelib.engine.queue import RunMessage, decode
+from chalicelib.invoker.outcome import run_ended
 from chalicelib.observability import count, flush
 from chalicelib.observability import logger as log
+from chalicelib.queue import RunMessage, decode
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store

@@ -73,7 +73,7 @@ def _walk(value: Any, moment: datetime | None, field: str) -> Any:
 
 def resolve_task_config(config: dict[str, Any], at_ms: int, timezone: str) -> dict[str, Any]:
     """A copy of `config` with every placeholder in endpoint, path, url, body and headers resolved."""
-    from chalicelib.engine.cron import zone
+    from chalicelib.cron import zone
 
     moment = from_ms(at_ms).astimezone(zone(timezone))
     resolved = dict(config)

@@ -19,27 +19,28 @@ import base64
 import math
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from chalicelib import cron, queue
 from chalicelib.clock import iso, now_ms
 from chalicelib.contracts.models import AUTH_HEADER, RetryPolicy
-from chalicelib.contracts.views import job_snapshot, resolved_values, run_snapshot
-from chalicelib.engine import cron, queue
-from chalicelib.engine.outcome import run_ended, run_started, skipped
-from chalicelib.engine.queue import RunMessage, ShardMessage, decode, delay_for, send
-from chalicelib.engine.tick import MISFIRE_GRACE_MS, tick_shard
+from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.invoker import guard, http, params
+from chalicelib.invoker.outcome import run_ended, run_started, skipped
 from chalicelib.masking import credential_headers, scrub, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
+from chalicelib.queue import RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.records import Execution, Job
+from chalicelib.views import job_snapshot, resolved_values, run_snapshot
 
 MAX_EARLY_WAIT_MS = 2_000
 RETRYABLE_CODES = frozenset({"ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND"})
@@ -400,7 +401,12 @@ def _observe(execution: Execution, outcome: Outcome) -> None:
 # --- a batch ---------------------------------------------------------------------------------------------------
 
 
-def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool:
+# The tick's fanned-out shards travel on the same queue; they are the engine's, and the handler that wires both
+# (app.py) says where they go.
+ShardHandler = Callable[[ShardMessage], object]
+
+
+def _run_record(record: dict[str, Any], resolver: guard.Resolver | None, shards: ShardHandler | None) -> bool:
     if int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)) > 1:
         count("Redeliveries")  # SQS redelivered this message after a failed or lost invoker batch
     try:
@@ -413,7 +419,10 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None) -> bool
     )
     try:
         if isinstance(message, ShardMessage):
-            tick_shard(message)
+            if shards is None:
+                log.error("a tick shard message reached an invoker without a shard handler")
+                return False
+            shards(message)
         else:
             run_message(message, resolver, delivery)
     except KeepMessage:
@@ -439,15 +448,16 @@ def _hold(records: list[dict[str, Any]]) -> None:
         queue.change_visibility(entries)
 
 
-def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | None = None) -> list[dict[str, Any]]:
+def handle_records(records: list[dict[str, Any]], resolver: guard.Resolver | None = None,
+                   shards: ShardHandler | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Run an SQS batch, its messages side by side (runs of one slot start together, not in a queue);
     returns the records that failed (to be retried), the rest are done."""
     _hold(records)
     if len(records) <= 1:
-        outcomes = [_run_record(record, resolver) for record in records]
+        outcomes = [_run_record(record, resolver, shards) for record in records]
     else:
         with ThreadPoolExecutor(max_workers=len(records)) as pool:
-            outcomes = list(pool.map(lambda record: _run_record(record, resolver), records))
+            outcomes = list(pool.map(lambda record: _run_record(record, resolver, shards), records))
     engine_state.flush_outcomes()
     flush()
     return [record for record, ok in zip(records, outcomes, strict=True) if not ok]
@@ -457,10 +467,10 @@ class BatchPartlyFailed(Exception):
     """Raised after deleting the handled messages, so SQS redelivers only the failed ones."""
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_batch(records: list[dict[str, Any]], shards: ShardHandler | None = None) -> dict[str, list[dict[str, str]]]:
     """The SQS entry point. Works with and without ReportBatchItemFailures on the event source:
     handled messages are deleted before raising, so a failure never makes the rest run again."""
-    failed = handle_records(records)
+    failed = handle_records(records, shards=shards)
     if failed:
         failed_ids = {record["messageId"] for record in failed}
         queue.delete([record["receiptHandle"] for record in records if record["messageId"] not in failed_ids])

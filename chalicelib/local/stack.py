@@ -78,7 +78,7 @@ class Stack:
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
             self.moto.start()
         from chalicelib.local.infra import create_stack, stack_env
-        from chalicelib.local.stage import apply_stage_environment
+        from chalicelib.stage import apply_stage_environment
 
         outputs = create_stack(prefix=STACK_PREFIX, stack_name=f"{STACK_PREFIX}-local")
         os.environ.update(stack_env(outputs))
@@ -131,7 +131,7 @@ class Stack:
         """Receive batches and hand each to an invoker worker without waiting for it: a batch holds its worker
         until its runs' slots arrive (up to a second), and Lambda would run the next batch meanwhile."""
         import app
-        from chalicelib.engine import queue
+        from chalicelib import queue
 
         handler, sqs = getattr(app, handler_name), queue.client()
         while not self.stop.is_set():
@@ -159,7 +159,7 @@ class Stack:
 
     def _deliver(self, handler: Any, messages: list[dict[str, Any]], url: str) -> None:
         """What Lambda's event source mapping does: call the handler, delete the batch when it returns."""
-        from chalicelib.engine import queue
+        from chalicelib import queue
 
         arn = f"arn:aws:sqs:{os.environ['AWS_REGION']}:123456789012:{url.rsplit('/', 1)[1]}"
         records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
@@ -174,7 +174,7 @@ class Stack:
         queue.delete([record["receiptHandle"] for record in records], url=url)
 
     def start_engine(self) -> None:
-        from chalicelib.engine import queue
+        from chalicelib import queue
 
         self._spawn("tick", self._tick_forever)
         for index in range(POLLERS):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from chalicelib import queue
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms
-from chalicelib.contracts.views import execution_view
-from chalicelib.engine import queue
-from chalicelib.engine.queue import RunMessage, send
 from chalicelib.errors import NotFound, TooManyRequests, Unavailable
 from chalicelib.ids import slot_of
+from chalicelib.queue import RunMessage, send
 from chalicelib.services import jobs as job_service
 from chalicelib.services import tenancy
 from chalicelib.settings import get_settings
@@ -19,6 +18,7 @@ from chalicelib.store import engine_state, keys
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.records import Execution
+from chalicelib.views import execution_view
 
 LAG_SAMPLE = 200
 

@@ -8,14 +8,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError as PydanticError
 
-from chalicelib import events
+from chalicelib import cron, events
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, local_iso, now_ms, to_ms
 from chalicelib.contracts.headers import is_credential
 from chalicelib.contracts.models import MASK, JobSpec, JobUpdate, TaskConfig, header_conflicts
 from chalicelib.contracts.validation import details_of
-from chalicelib.contracts.views import job_snapshot, snapshot_key
-from chalicelib.engine import cron
 from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, UrlNotAllowed, ValidationError
 from chalicelib.invoker import guard, params
@@ -26,6 +24,7 @@ from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
 from chalicelib.store.records import Application, Job
+from chalicelib.views import job_snapshot, snapshot_key
 
 SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone")
 UPCOMING = 5

@@ -171,8 +171,8 @@ def test_cron_preview_describes_and_lists_next_runs_in_the_zone(api):
 
 def test_cron_preview_times_follow_the_engine_through_dst():
     """The preview lists the engine's slots (next_after) as local_iso shows them: a skipped 02:30 reads 03:00."""
+    from chalicelib import cron
     from chalicelib.clock import local_iso
-    from chalicelib.engine import cron
 
     start = 1_774_746_000_000 - 86_400_000  # 2026-03-28 01:00 UTC, the day before Berlin springs forward
     at, seen = start, []

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib import cron
 from chalicelib.clock import iso, to_ms
-from chalicelib.engine import cron
 
 
 def slots(pattern: str, zone: str, start: datetime, count: int) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.engine.queue import ShardMessage, decode
+from chalicelib.queue import ShardMessage, decode
 from chalicelib.settings import get_settings
 from tests.conftest import ONE_ATTEMPT, YEARLY
 

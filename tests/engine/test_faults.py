@@ -24,11 +24,11 @@ import botocore.endpoint
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
+from chalicelib import queue
 from chalicelib.clock import now_ms
-from chalicelib.engine import queue
-from chalicelib.engine.queue import RunMessage
 from chalicelib.invoker import dead_letters
 from chalicelib.invoker import run as invoker
+from chalicelib.queue import RunMessage
 from chalicelib.settings import get_settings
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.clock import now_ms
-from chalicelib.engine.tick import MISFIRE_GRACE_MS
+from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.settings import get_settings
 from chalicelib.store import executions as execution_store
 from chalicelib.store.models import JobModel

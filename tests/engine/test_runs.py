@@ -221,7 +221,7 @@ def test_a_retried_tick_dispatches_nothing_new(api, engine, target, app_id):
 
 
 def test_sqs_down_at_dispatch_keeps_the_cursor_and_the_next_tick_sends(api, engine, target, app_id, monkeypatch):
-    from chalicelib.engine import queue
+    from chalicelib import queue
 
     job = make(api, app_id, target)
     slot = engine.make_due(job["id"], in_ms=400)
@@ -368,7 +368,7 @@ def test_a_job_whose_first_slot_comes_before_the_next_tick_is_dispatched_at_once
 
 
 def test_a_slot_dropped_by_a_schedule_change_after_dispatch_does_not_run(api, engine, target, app_id):
-    from chalicelib.engine.queue import RunMessage
+    from chalicelib.queue import RunMessage
 
     job = make(api, app_id, target)
     dispatched_at = now_ms()
@@ -381,7 +381,7 @@ def test_a_slot_dropped_by_a_schedule_change_after_dispatch_does_not_run(api, en
 
 
 def test_an_edit_after_dispatch_that_keeps_the_slot_keeps_the_run(api, engine, target, app_id):
-    from chalicelib.engine.queue import RunMessage
+    from chalicelib.queue import RunMessage
 
     job = make(api, app_id, target)
     dispatched_at = now_ms()
@@ -394,7 +394,7 @@ def test_an_edit_after_dispatch_that_keeps_the_slot_keeps_the_run(api, engine, t
 
 
 def test_an_edit_that_keeps_the_slot_keeps_the_run():
-    from chalicelib.engine import cron
+    from chalicelib import cron
 
     def at(hour: int, minute: int) -> int:
         return to_ms(datetime(2026, 11, 23, hour, minute, tzinfo=UTC))

@@ -17,6 +17,8 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from chalicelib.clock import from_ms, to_ms
 
+MISFIRE_GRACE_MS = 60_000  # a slot whose run could not start within this long after it was missed (misfirePolicy)
+
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _DAYS = "sun|mon|tue|wed|thu|fri|sat"
 _SECONDS = ("second", 0, 59, None)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import events
-from chalicelib.contracts.views import execution_view, job_snapshot
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.records import Execution, Job
+from chalicelib.views import execution_view, job_snapshot
 
 
 def _template(execution: Execution, job: Job | None) -> dict[str, Any] | None:

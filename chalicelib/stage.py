@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
+CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
 
 
 def stage_environment(stage: str = "dev") -> dict[str, str]:
