@@ -2,7 +2,8 @@
 
 Five fields (minute hour day-of-month month day-of-week), or six with a leading seconds field
 (`*/15 * * * * *` fires every 15 s); names (`jan`, `MON-FRI`), `7` as Sunday,
-and when both day fields are restricted a time matches if either does (Vixie cron). Extensions that
+and when both day fields are restricted a time matches if either does; a day field starting with `*` (`*/2`)
+is no restriction, so the day must match both (Vixie cron). Extensions that
 croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) are refused.
 """
 
@@ -48,6 +49,8 @@ def _check_field(text: str, spec: tuple[str, int, int, str | None]) -> None:
     label, low, high, names = spec
     if not _field_regex(names).match(text):
         raise CronError(f"{label} field '{text}' is not valid crontab syntax")
+    if "," in text and "*" in text.split(","):
+        raise CronError(f"{label} field '{text}' lists '*' beside other values; write '*' alone")
     for number in re.findall(r"(?<![/\d])\d+", text):
         if not low <= int(number) <= high:
             raise CronError(f"{label} value {number} is out of range {low}-{high}")
@@ -138,7 +141,24 @@ def slots(pattern: str, timezone: str, after_ms: int) -> Iterator[int]:
 
 
 def _iterator(fields: list[str], start: datetime) -> croniter:
-    return croniter(" ".join(fields), start, second_at_beginning=len(fields) == 6)
+    # crontab's day rule: when both day fields are restricted a day matches either; a field that starts with `*`
+    # (`*`, `*/2`) is not restricted, and the day must match both (croniter would read `*/2` as restricted)
+    day_or = not (fields[-3].startswith("*") or fields[-1].startswith("*"))
+    return croniter(" ".join(_single_ranges(fields)), start, second_at_beginning=len(fields) == 6, day_or=day_or)
+
+
+_SINGLE_RANGE = re.compile(r"(?<![\w*])(\w+)-(\w+)(?:/\d+)?(?![\w-])")
+
+
+def _single_ranges(fields: list[str]) -> list[str]:
+    """`5-5` (and `5-5/2`, `mon-mon`) as `5`: crontab reads a range of one value as that value, croniter
+    reads it as `*` (found by checking our slots against cronsim, an independent evaluator)."""
+
+    def one(match: re.Match[str]) -> str:
+        start, end = match.group(1), match.group(2)
+        return start if start.lower() == end.lower() else match.group(0)
+
+    return [_SINGLE_RANGE.sub(one, text) for text in fields]
 
 
 def _second_occurrence(moment: datetime, tz: ZoneInfo) -> bool:

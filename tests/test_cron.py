@@ -61,6 +61,7 @@ def test_patterns_with_every_hour_keep_their_rhythm_through_the_repeated_hour():
         ("0 0 L * *", "not valid crontab syntax"),
         ("10-5 * * * *", "backwards"),
         ("*/0 * * * *", "at least 1"),
+        ("0 0 1,* * *", "write '\\*' alone"),  # crontab reads `1,*` as restricted, croniter as `*`
     ],
 )
 def test_invalid_patterns_say_why(pattern, message):
@@ -73,6 +74,34 @@ def test_crontab_semantics():
     assert slots("0 0 * * 7", "UTC", monday, 1) == ["2026-11-29T00:00:00.000Z"]  # 7 is Sunday
     assert slots("0 9 * * MON-FRI", "UTC", datetime(2026, 11, 27, 12, tzinfo=UTC), 1) == ["2026-11-30T09:00:00.000Z"]
     assert slots("0 0 1 * 1", "UTC", monday, 1) == ["2026-11-30T00:00:00.000Z"]  # either day field matches
+
+
+def test_a_day_field_starting_with_a_star_is_not_a_restriction():
+    """crontab: `*/2` in a day field does not make the day rule "either"; the day must match both fields (croniter
+    alone would run `0 0 1 * */2` every other weekday, not on the 1st)."""
+    assert slots("0 0 1 * */2", "UTC", datetime(2026, 11, 2, tzinfo=UTC), 2) == [
+        "2026-12-01T00:00:00.000Z",  # a Tuesday (2): on the 1st and an even weekday
+        "2027-04-01T00:00:00.000Z",  # a Thursday (4); the 1sts of January to March are odd weekdays
+    ]
+    # the 1st, 11th, 21st or 31st, when a Monday
+    assert slots("0 0 */10 * 1", "UTC", datetime(2026, 11, 2, tzinfo=UTC), 2) == [
+        "2026-12-21T00:00:00.000Z",
+        "2027-01-11T00:00:00.000Z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("5-5 * * * *", ["2026-11-23T12:05:00.000Z", "2026-11-23T13:05:00.000Z"]),
+        ("3-3/2 * * * *", ["2026-11-23T12:03:00.000Z", "2026-11-23T13:03:00.000Z"]),
+        ("0 14-14 * * *", ["2026-11-23T14:00:00.000Z", "2026-11-24T14:00:00.000Z"]),
+        ("0 0 * * tue-TUE", ["2026-11-24T00:00:00.000Z", "2026-12-01T00:00:00.000Z"]),
+    ],
+)
+def test_a_range_of_one_value_is_that_value(pattern, expected):
+    """croniter reads `5-5` as `*` (every minute); crontab, and we, as 5."""
+    assert slots(pattern, "UTC", datetime(2026, 11, 23, 12, tzinfo=UTC), 2) == expected
 
 
 def test_a_leading_seconds_field_fires_on_those_seconds():
