@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.clock import now_ms
+from chalicelib.codes import Trigger, trigger_of
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class RunMessage:
 
     job_id: int
     slot: int
-    trigger: str = "schedule"
+    trigger: Trigger = "schedule"
     application_id: int | None = None  # a run dropped because its job is gone is still counted for its application
     dispatched_at: int | None = None
     due_at: int | None = None  # a retry: when its backoff ends (lateness counts from then, not from the slot)
@@ -52,7 +53,7 @@ class RunMessage:
         def number(name: str) -> int | None:
             return int(data[name]) if data.get(name) is not None else None
 
-        return cls(int(data["jobId"]), int(data["slot"]), str(data.get("trigger", "schedule")), number("app"),
+        return cls(int(data["jobId"]), int(data["slot"]), trigger_of(data.get("trigger", "schedule")), number("app"),
                    number("dispatchedAt"), number("dueAt"), number("missed"), number("timeout"))  # fmt: skip
 
 

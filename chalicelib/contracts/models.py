@@ -13,10 +13,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     model_validator,
 )
 
 from chalicelib import cron
+from chalicelib.codes import JobStatus, Trigger
+from chalicelib.codes import Status as ExecutionStatus
 from chalicelib.contracts import headers as header_rules
 from chalicelib.contracts import json_values
 
@@ -302,21 +305,31 @@ class JobCreate(JobSpec):
     pass
 
 
-class JobUpdate(Strict):
-    """Partial update: top-level fields replace, `taskConfig` keys merge one level deep, null removes."""
+def partial(model: type[BaseModel], name: str, doc: str, **replaced: Any) -> type[Strict]:
+    """`model`'s fields, none required and each nullable (null removes it), with the same rules for a value
+    given; `replaced` gives a field another type. A field added to `model` is in the partial model at once."""
+    fields: dict[str, Any] = {}
+    for key, info in model.model_fields.items():
+        annotation: Any = replaced.get(key) or info.annotation
+        if key not in replaced and info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]  # its constraints and validators
+        if info.discriminator is not None:
+            annotation = Annotated[annotation, Field(discriminator=info.discriminator)]
+        fields[key] = (annotation | None, Field(default=None, description=info.description))
+    partial_model: type[Strict] = create_model(name, __base__=Strict, __doc__=doc, **fields)
+    return partial_model
 
-    applicationId: int | None = None
-    name: JobName | None = None
-    description: str | None = None
-    enabled: bool | None = None
-    pattern: str | None = None
-    runAt: str | None = None
-    timezone: str | None = None
-    taskType: str | None = None
-    taskConfig: dict[str, Any] | None = None
-    retryPolicy: dict[str, Any] | None = None
-    misfirePolicy: str | None = None
-    concurrencyPolicy: str | None = None
+
+TaskConfigUpdate = partial(
+    TaskConfig, "TaskConfigUpdate", "Keys of `taskConfig` to change: each given key replaces, null removes it."
+)
+JobUpdate = partial(
+    JobSpec,
+    "JobUpdate",
+    "Partial update: top-level fields replace, `taskConfig` keys merge one level deep, null removes. The merged "
+    "job is checked as a whole, as on create.",
+    taskConfig=TaskConfigUpdate,
+)
 
 
 class JobScheduleInput(Strict):
@@ -333,7 +346,7 @@ class JobScheduleInput(Strict):
 
 class LastRun(Lax):
     id: int
-    status: Literal["pending", "running", "succeeded", "failed"]
+    status: ExecutionStatus
     scheduledFor: str
     finishedAt: str | None = None
 
@@ -343,15 +356,9 @@ class UpcomingRun(Lax):
     local: str = Field(description="The same instant in the job's time zone, with its offset.")
 
 
-class ApplicationRef(Lax):
-    id: int
-    name: str
-    displayName: str
-
-
 class Job(Lax):
     id: int
-    application: ApplicationRef
+    application: Application
     name: str
     description: str | None = None
     enabled: bool
@@ -363,7 +370,7 @@ class Job(Lax):
     retryPolicy: RetryPolicy
     misfirePolicy: Literal["fire_once", "skip"]
     concurrencyPolicy: Literal["allow", "forbid"]
-    status: Literal["scheduled", "paused", "completed"]
+    status: JobStatus
     nextRunAt: str | None
     lastRun: LastRun | None = Field(
         default=None, description="Only with `include=lastRun` on the list: the newest run."
@@ -410,8 +417,6 @@ class Health(Lax):
 
 # --- executions and stats -----------------------------------------------------------------------
 
-ExecutionStatus = Literal["pending", "running", "succeeded", "failed"]
-
 
 class ExecutionError(BaseModel):
     code: str
@@ -424,7 +429,7 @@ class Execution(Lax):
     jobId: int
     applicationId: int
     status: ExecutionStatus
-    trigger: Literal["schedule", "manual"]
+    trigger: Trigger
     scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
     attempt: int
     attempts: list[dict[str, Any]] | None = Field(default=None, description="One entry per attempt: at, error")

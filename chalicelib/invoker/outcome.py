@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import events
+from chalicelib.codes import Counted
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
@@ -26,7 +27,7 @@ def run_started(execution: Execution, job: Job) -> None:
         events.publish_execution("started", execution_view(execution, _template(execution, job)))
 
 
-def run_ended(execution: Execution, counted_as: str, job: Job | None = None) -> None:
+def run_ended(execution: Execution, counted_as: Counted, job: Job | None = None) -> None:
     """Count the ended run in the stats as `counted_as` (succeeded, failed or skipped) and put its event on the
     bus; `execution` is the record as its final write left it."""
     engine_state.count_outcome(execution.application_id, counted_as, execution.finished_at or execution.created_at)

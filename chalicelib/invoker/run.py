@@ -27,6 +27,7 @@ from typing import Any
 
 from chalicelib import cron, queue
 from chalicelib.clock import iso, now_ms
+from chalicelib.codes import Ended, Handled
 from chalicelib.contracts.models import AUTH_HEADER, RetryPolicy
 from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.invoker import guard, http, params
@@ -64,7 +65,7 @@ class Delivery:
 
 @dataclass
 class Outcome:
-    status: str
+    status: Ended
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     request: dict[str, Any] | None = None
@@ -191,7 +192,9 @@ def _wait_for(slot: int) -> None:
 # --- one message ----------------------------------------------------------------------------------------------
 
 
-def run_message(message: RunMessage, resolver: guard.Resolver | None = None, delivery: Delivery = Delivery()) -> str:
+def run_message(
+    message: RunMessage, resolver: guard.Resolver | None = None, delivery: Delivery = Delivery()
+) -> Handled:
     """Run one message; returns what happened: ran, retrying, duplicate, skipped, lost or requeued. Raises
     KeepMessage when the message must come back later."""
     with run_context(jobId=message.job_id, slot=message.slot):
@@ -205,7 +208,7 @@ def run_message(message: RunMessage, resolver: guard.Resolver | None = None, del
 
 
 @tracer.capture_method(capture_response=False)
-def _run(message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> str:
+def _run(message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> Handled:
     job = job_store.get(message.job_id)
     if message.first_attempt:
         reason = _taken_away(job, message)
@@ -225,7 +228,7 @@ def _run(message: RunMessage, resolver: guard.Resolver | None, delivery: Deliver
 
 
 def _recorded(job: Job | None, message: RunMessage, execution: Execution, resolver: guard.Resolver | None,
-              delivery: Delivery) -> str:  # fmt: skip
+              delivery: Delivery) -> Handled:  # fmt: skip
     """A message whose run has a record: a duplicate of a finished run, a run to start (pending), or a run whose
     invoker may have died (running); a run whose job is gone or disabled (scheduled) ends here."""
     if execution.status in execution_store.FINAL:
@@ -244,7 +247,7 @@ def _recorded(job: Job | None, message: RunMessage, execution: Execution, resolv
     return _execute(job, started, resolver)
 
 
-def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> str:
+def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, delivery: Delivery) -> Handled:
     if job.spec.concurrencyPolicy == "forbid" and execution_store.earlier_in_flight(job.id, message.slot):
         log.info("slot skipped: the previous run is still in flight", extra={"applicationId": job.application_id})
         count("OverlapSkipped")
@@ -268,13 +271,15 @@ def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, del
     return _execute(job, execution, resolver)
 
 
-def _duplicate(job: Job | None) -> str:
+def _duplicate(job: Job | None) -> Handled:
     log.info("duplicate delivery dropped", extra={"applicationId": job.application_id if job else None})
     count("DuplicateDeliveries")
     return "duplicate"
 
 
-def _running_already(job: Job | None, execution: Execution, resolver: guard.Resolver | None, delivery: Delivery) -> str:
+def _running_already(
+    job: Job | None, execution: Execution, resolver: guard.Resolver | None, delivery: Delivery
+) -> Handled:
     """A message for a run that is `running`. Within its job's timeout, its invoker is still at it: a first delivery
     is a duplicate (the message that invoker holds comes back if it dies); a redelivery is kept and held for the
     timeout the job has now (it may have grown since the message was sent). Past the timeout and a margin, the
@@ -311,7 +316,7 @@ def _running_already(job: Job | None, execution: Execution, resolver: guard.Reso
     return "lost"
 
 
-def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) -> str:
+def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) -> Handled:
     _wait_for(execution.slot)
     if execution.attempt == 1:
         run_started(execution, job)

@@ -11,8 +11,9 @@ from pydantic import ValidationError as PydanticError
 from chalicelib import cron, events
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, local_iso, now_ms, to_ms
+from chalicelib.codes import JobStatus
 from chalicelib.contracts.headers import is_credential
-from chalicelib.contracts.models import MASK, JobSpec, JobUpdate, TaskConfig, header_conflicts
+from chalicelib.contracts.models import MASK, JobSpec, Strict, TaskConfig, header_conflicts
 from chalicelib.contracts.validation import details_of
 from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, UrlNotAllowed, ValidationError
@@ -30,7 +31,7 @@ SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone")
 UPCOMING = 5
 
 
-def status_of(job: Job) -> str:
+def status_of(job: Job) -> JobStatus:
     if job.completed_at is not None:
         return "completed"
     if not job.enabled:
@@ -190,13 +191,12 @@ def matches(if_match: str | None, job: Job) -> bool:
     return "*" in tags or etag(job) in tags
 
 
-def merge(job: Job, patch: JobUpdate) -> tuple[dict[str, Any], list[str]]:
+def merge(job: Job, patch: Strict) -> tuple[dict[str, Any], list[str]]:
     """Top-level fields replace; taskConfig keys merge one level deep; null removes. Also returns the stored
     credentials dropped because the target moved to another origin (see `_drop_moved_credentials`)."""
     merged = spec_of(job)
     dropped: list[str] = []
-    for field in patch.model_fields_set:
-        value = getattr(patch, field)
+    for field, value in patch.model_dump(mode="json", exclude_unset=True).items():
         if field == "taskConfig" and value is not None:
             config = dict(job.task_config)
             for key, item in value.items():
@@ -256,7 +256,7 @@ def _drop_moved_credentials(config: dict[str, Any], supplied: dict[str, Any]) ->
     return dropped
 
 
-def update(caller: Caller, job_id: int, patch: JobUpdate, if_match: str | None) -> tuple[Job, Application, list[str]]:
+def update(caller: Caller, job_id: int, patch: Strict, if_match: str | None) -> tuple[Job, Application, list[str]]:
     """Apply a partial update; also returns the credentials dropped because the target moved (for the answer)."""
     job, app = get_visible(caller, job_id)
     if not matches(if_match, job):

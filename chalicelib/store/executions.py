@@ -25,13 +25,17 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.clock import iso
+from chalicelib.codes import Status, status_of, trigger_of
 from chalicelib.ids import execution_id
 from chalicelib.settings import get_settings
 from chalicelib.store.keys import is_condition_failure, update_quietly
 from chalicelib.store.models import ExecutionModel
 from chalicelib.store.records import Execution
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
+PENDING: Status = "pending"
+RUNNING: Status = "running"
+SUCCEEDED: Status = "succeeded"
+FAILED: Status = "failed"
 FINAL = (SUCCEEDED, FAILED)
 IN_FLIGHT = (PENDING, RUNNING)
 FAR_FUTURE_MS = 10 * 365 * 86_400_000
@@ -86,8 +90,8 @@ def _record(item: ExecutionModel) -> Execution:
         slot=int(item.slot),
         id=int(item.id),
         application_id=int(item.applicationId),
-        status=item.status,
-        trigger=item.trigger,
+        status=status_of(item.status),
+        trigger=trigger_of(item.trigger),
         attempt=int(item.attempt or 0),
         created_at=int(item.createdAt),
         created_by=item.createdBy,

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.clock import to_ms
+from chalicelib.codes import Status, Trigger
 from chalicelib.contracts.models import JobSpec
 
 
@@ -83,8 +84,8 @@ class Execution:
     slot: int
     id: int
     application_id: int
-    status: str
-    trigger: str
+    status: Status
+    trigger: Trigger
     attempt: int
     created_at: int
     created_by: str | None = None
