@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import get_settings
+
 log = logging.getLogger("scheduler.local")
 ROOT = Path(__file__).resolve().parents[2]
 STACK_PREFIX = "scheduler-dev"  # the dev stage's names (.chalice/config.json)
@@ -36,8 +38,6 @@ def _port_free(port: int) -> bool:
 
 def _environment() -> tuple[int, int, bool]:
     """Settings from the environment with the documented defaults; returns (port, moto port, start moto)."""
-    from chalicelib.settings import get_settings
-
     settings = get_settings()  # PORT and MOTO_PORT are checked here, naming the variable when wrong
     port, moto_port = settings.port, settings.moto_port
     start_moto = not settings.aws_endpoint_url
@@ -120,7 +120,7 @@ class Stack:
 
     def _tick_once(self, tick: Any) -> None:
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                 "source": "aws.events", "account": "123456789012", "region": os.environ["AWS_REGION"],
+                 "source": "aws.events", "account": "123456789012", "region": get_settings().region,
                  "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "resources": [], "detail": {}}  # fmt: skip
         try:
             tick(event, None)
@@ -161,10 +161,10 @@ class Stack:
         """What Lambda's event source mapping does: call the handler, delete the batch when it returns."""
         from chalicelib import queue
 
-        arn = f"arn:aws:sqs:{os.environ['AWS_REGION']}:123456789012:{url.rsplit('/', 1)[1]}"
+        arn = f"arn:aws:sqs:{get_settings().region}:123456789012:{url.rsplit('/', 1)[1]}"
         records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                     "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": os.environ["AWS_REGION"]}
+                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": get_settings().region}
                    for m in messages]  # fmt: skip
         try:
             handler({"Records": records}, None)
@@ -179,9 +179,8 @@ class Stack:
         self._spawn("tick", self._tick_forever)
         for index in range(POLLERS):
             self._spawn(f"invoker-{index}", lambda: self._poll_forever(queue.queue_url(), "invoke"))
-        from chalicelib.settings import get_settings
-
-        dead_letters = get_settings().dead_letter_queue_url or os.environ["INVOKER_DLQ_URL"]
+        dead_letters = get_settings().dead_letter_queue_url
+        assert dead_letters, "the stack's outputs name the dead-letter queue (INVOKER_DLQ_URL)"
         self._spawn("dead-letters", lambda: self._poll_forever(dead_letters, "dead_letters_handler"))
 
     # -- lifecycle --
