@@ -85,6 +85,22 @@ def secret_forms(config: dict[str, Any], sent_headers: dict[str, str]) -> list[s
     return sorted((form for form in forms if len(form) >= 3), key=len, reverse=True)
 
 
+def scrub_all(value: Any, secrets: list[str]) -> Any:
+    """`value` (JSON: an answer a target sent back) with every secret value in its strings, keys included,
+    replaced by the mask, longest first: an echoing target does not hand a credential back into the record."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {scrub_all(key, secrets): scrub_all(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_all(item, secrets) for item in value]
+    return value
+
+
 def scrub(message: str, secrets: list[str]) -> str:
     """`message` with every secret value replaced by the mask, at most MAX_ERROR_MESSAGE characters."""
     for secret in secrets:

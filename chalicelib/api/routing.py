@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -41,7 +42,8 @@ JSON_TYPES = ("application/json",)
 
 @dataclass
 class Call:
-    """What a handler gets: the caller, typed path ids, validated query and body, and the raw request."""
+    """What a handler gets: the caller, typed path ids (and checked text parameters: `names`), validated query
+    and body, and the raw request."""
 
     caller: Caller | None
     path: dict[str, int]
@@ -49,6 +51,7 @@ class Call:
     body: Any
     json: Any
     request: Request
+    names: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
@@ -89,7 +92,12 @@ def dispatch(operation: Operation, handler: Handler, request: Request, path: dic
         parsed = _parse_json(request) if operation.input else None
         call = Call(
             caller=caller,
-            path={name: _path_id(value) for name, value in path.items()},
+            path={name: _path_id(value) for name, value in path.items() if name not in operation.path_patterns},
+            names={
+                name: _path_text(operation, name, value)
+                for name, value in path.items()
+                if name in operation.path_patterns
+            },
             query=_validate(operation.query, _query(request), "") if operation.query else None,
             body=_validate(operation.input, parsed, "") if operation.input else None,
             json=parsed,
@@ -144,6 +152,17 @@ def _path_id(value: str) -> int:
     if not value.isdigit() or len(value) > 16 or int(value) >= 2**53:
         raise NotFound(f"no resource with id {value[:32]}")
     return int(value)
+
+
+def _path_text(operation: Operation, name: str, value: str) -> str:
+    """A text path parameter of the form the contract declares: a write naming another form is the client's
+    mistake (400 naming it); a read of one finds nothing (404)."""
+    value = unquote(value)
+    if re.fullmatch(operation.path_patterns[name], value):
+        return value
+    if operation.input is not None:
+        raise ValidationError.for_field(name, f"must match ^{operation.path_patterns[name]}$")
+    raise NotFound(f"no {name} {value[:64]!r}")
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -73,6 +73,7 @@ class Operation:
     response_headers: tuple[str, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
     examples: tuple[Example, ...] = ()
+    path_patterns: dict[str, str] = field(default_factory=dict)  # text parameters (others are ids) and their form
 
     @property
     def path_params(self) -> list[str]:

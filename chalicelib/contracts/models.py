@@ -390,6 +390,30 @@ class Job(Lax):
     )
 
 
+# --- variables ----------------------------------------------------------------------------------
+
+VARIABLE_NAME = r"^[A-Z][A-Z0-9_]{0,63}$"
+
+
+class VariableInput(Strict):
+    value: Annotated[
+        str,
+        Field(max_length=4096, description="Inserted as written wherever the job says `${NAME}`."),
+        AfterValidator(_text),
+    ]
+    secret: bool = Field(
+        default=False, description="Write-only: masked in every response, run record, event and log line."
+    )
+
+
+class Variable(Lax):
+    name: str
+    value: str = Field(description="`********` when the variable is secret.")
+    secret: bool
+    updatedAt: str
+    updatedBy: str | None = None
+
+
 # --- queries ------------------------------------------------------------------------------------
 
 

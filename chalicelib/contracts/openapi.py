@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.contracts import applications, cron, executions, jobs, session, system  # noqa: F401 - registers them
+from chalicelib.contracts import applications, cron, executions, jobs, session, system, variables  # noqa: F401
 from chalicelib.contracts.base import REGISTRY, Operation
 from chalicelib.contracts.models import ErrorResponse
 
@@ -46,9 +46,11 @@ def _schema_of(annotation: Any) -> dict[str, Any]:
 
 def _parameters(operation: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": f"^{pattern}$"}}
+        if (pattern := operation.path_patterns.get(name)) else
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
         for name in operation.path_params
-    ]
+    ]  # fmt: skip
     if operation.query:
         schema = operation.query.model_json_schema()
         for name, prop in schema.get("properties", {}).items():

@@ -28,18 +28,20 @@ from typing import Any
 from chalicelib import cron, queue
 from chalicelib.clock import iso, now_ms
 from chalicelib.codes import Ended, Handled
-from chalicelib.contracts.models import AUTH_HEADER, RetryPolicy
+from chalicelib.contracts.models import AUTH_HEADER, MASK, RetryPolicy
 from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.invoker import guard, http, params
 from chalicelib.invoker.outcome import run_ended, run_started, skipped
-from chalicelib.masking import credential_headers, scrub, secret_forms
+from chalicelib.masking import credential_headers, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
 from chalicelib.queue import RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
+from chalicelib.store import applications as app_store
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
+from chalicelib.store import variables as variable_store
 from chalicelib.store.records import Execution, Job
 from chalicelib.views import job_snapshot, resolved_values, run_snapshot
 
@@ -90,10 +92,12 @@ def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
 def perform(job: Job, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
     """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer. Never raises:
     whatever the job holds or the target sends, the run ends with a code, and no error message carries a header
-    value, token, password or key."""
+    value, token, password, key or secret variable."""
     secrets = secret_forms(job.task_config, {})
     try:
-        outcome, sent = _perform(job, slot, resolver)
+        variables = _variables(job)
+        secrets = secret_forms({}, variables.secret) + secrets
+        outcome, sent = _perform(job, slot, resolver, variables)
         secrets = secret_forms(job.task_config, sent) + secrets
     except Exception as exc:  # noqa: BLE001 - a run must finish; the cause is logged without its message
         log.error("run could not be performed", extra={"exception": type(exc).__name__})
@@ -105,29 +109,76 @@ def perform(job: Job, slot: int, resolver: guard.Resolver | None = None) -> Outc
     return outcome
 
 
-def _perform(job: Job, slot: int, resolver: guard.Resolver | None) -> tuple[Outcome, dict[str, str]]:
+MIN_SCRUBBED = 4  # a shorter credential would mask ordinary text of the answer, and tells little
+
+
+@dataclass(frozen=True)
+class Variables:
+    """The values of the variables a job refers to; `shown` has the secret ones masked (what a record may show)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secret(self) -> dict[str, str]:
+        return {name: value for name, value in self.values.items() if self.shown.get(name) == MASK}
+
+
+def _variables(job: Job) -> Variables:
+    """One read of the application's variables, only when the job refers to one (built-ins need none)."""
+    names = params.references(job.task_config)
+    if not names:
+        return Variables()
+    built_in = {"GATEWAY_URL": get_settings().gateway_url, "JOB_NAME": job.name}
+    if "APPLICATION" in names:
+        app = app_store.get(job.application_id)
+        built_in["APPLICATION"] = app.name if app else ""
+    stored = variable_store.all_of(job.application_id) if names - set(built_in) else {}
+    values = {name: v.value for name, v in stored.items() if name in names}
+    shown = {name: (MASK if stored[name].secret else value) for name, value in values.items()}
+    return Variables({**values, **built_in}, {**shown, **built_in})
+
+
+def _masked(text: str, secrets: dict[str, str]) -> str:
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
+             variables: Variables) -> tuple[Outcome, dict[str, str]]:  # fmt: skip
     try:
-        config = params.resolve_task_config(job.task_config, slot, job.timezone)
+        config = params.resolve_task_config(job.task_config, slot, job.timezone, variables.values)
+        # The record keeps `${NAME}` as written (the time parameters resolved): values show in the request's URL
+        shown = config
+        if variables.values:
+            as_written = {name: f"${{{name}}}" for name in variables.values}
+            shown = params.resolve_task_config(job.task_config, slot, job.timezone, as_written)
     except params.ParamError as exc:
         return Outcome("failed", error={"code": "PARAM_ERROR", "message": str(exc)}), {}
-    resolved = resolved_values(job_snapshot(job)["taskConfig"], config)
+    resolved = resolved_values(job_snapshot(job)["taskConfig"], shown)
     headers = {**(config.get("headers") or {}), **_auth_headers(config.get("auth"))}
     try:
         url, _ = guard.compose(config)
     except guard.UrlRefused as exc:
-        return Outcome("failed", error={"code": "URL_NOT_ALLOWED", "message": exc.reason}, resolved=resolved), headers
+        reason = _masked(exc.reason, variables.secret)
+        return Outcome("failed", error={"code": "URL_NOT_ALLOWED", "message": reason}, resolved=resolved), headers
     method = config.get("method", "GET")
     request = http.Request(method=method, url=url, headers=headers, body=config.get("body"),
                            timeout_ms=int(config.get("timeout", 30_000)),
                            credential_headers=credential_headers(config))  # fmt: skip
-    sent = {"method": method, "url": url}
+    sent = {"method": method, "url": _masked(url, variables.secret)}
     called = now_ms()
     try:
         response = http.call(request, resolver=resolver)
     except http.CallFailed as exc:
         error = {"code": exc.code, "message": exc.message}
         return Outcome("failed", error=error, request=sent, resolved=resolved, called_at=called), headers
-    result = response.as_result(get_settings().result_body_bytes)
+    # What the target sends back is kept, but not a credential it echoes: secret variables, credential headers
+    credentials = [value for name, value in headers.items() if name.lower() in request.credential_headers]
+    kept = [value for value in (*variables.secret.values(), *credentials) if len(value) >= MIN_SCRUBBED]
+    result = scrub_all(response.as_result(get_settings().result_body_bytes), kept)
     if 200 <= response.status < 300:
         return Outcome("succeeded", result=result, request=sent, resolved=resolved, called_at=called), headers
     error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}

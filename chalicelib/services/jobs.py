@@ -24,6 +24,7 @@ from chalicelib.store import applications as app_store
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
+from chalicelib.store import variables as variable_store
 from chalicelib.store.records import Application, Job
 from chalicelib.views import job_snapshot, snapshot_key
 
@@ -115,8 +116,9 @@ def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
     if conflicts:
         raise ValidationError.for_details(conflicts)
     config = stored_task_config(spec.taskConfig)
+    known = variable_store.all_of(spec.applicationId) if params.references(config) else {}
     try:
-        params.check_task_config(config)
+        params.check_task_config(config, known)
     except params.ParamError as exc:
         raise ValidationError.for_field(exc.field, str(exc)) from exc
     try:

@@ -1,0 +1,95 @@
+"""An application's variables: one keys-table item per application (`vars#{applicationId}`), so a run that uses
+variables reads them all with one GetItem, and a write is one conditional put of the whole set (its version
+is the condition: two writers never lose each other's change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.store.keys import get as get_key
+from chalicelib.store.keys import is_condition_failure
+from chalicelib.store.models import KeyModel
+
+MAX_PER_APPLICATION = 64  # 64 values of up to 4 KB stay well inside one item's 400 KB
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    value: str
+    secret: bool
+    updated_at: int
+    updated_by: str | None = None
+
+
+class TooMany(Exception):
+    """The application already holds MAX_PER_APPLICATION variables."""
+
+
+class Contended(Exception):
+    """Other writers changed the set on every attempt."""
+
+
+def _key(application_id: int) -> str:
+    return f"vars#{application_id}"
+
+
+def _records(data: dict[str, Any] | None) -> dict[str, Variable]:
+    return {
+        name: Variable(
+            name, str(item["value"]), bool(item.get("secret")), int(item["updatedAt"]), item.get("updatedBy")
+        )
+        for name, item in (data or {}).items()
+    }
+
+
+def _read(application_id: int) -> tuple[dict[str, Variable], int | None]:
+    item = get_key(_key(application_id))
+    if item is None:
+        return {}, None
+    return _records(item.data), int(item.value or 0)
+
+
+def all_of(application_id: int) -> dict[str, Variable]:
+    """Every variable of the application, by name (strongly consistent: a run sees the latest values)."""
+    return _read(application_id)[0]
+
+
+def _write(application_id: int, variables: dict[str, Variable], version: int | None) -> bool:
+    data = {v.name: {"value": v.value, "secret": v.secret, "updatedAt": v.updated_at, "updatedBy": v.updated_by}
+            for v in variables.values()}  # fmt: skip
+    condition = KeyModel.key.does_not_exist() if version is None else KeyModel.value == version
+    try:
+        KeyModel(_key(application_id), data=data, value=(version or 0) + 1).save(condition=condition)
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def put(application_id: int, variable: Variable) -> bool:
+    """Create or replace one variable; True when it was new. TooMany when the set is full."""
+    for _ in range(ATTEMPTS):
+        current, version = _read(application_id)
+        created = variable.name not in current
+        if created and len(current) >= MAX_PER_APPLICATION:
+            raise TooMany(f"an application holds at most {MAX_PER_APPLICATION} variables")
+        if _write(application_id, {**current, variable.name: variable}, version):
+            return created
+    raise Contended(f"variables of application {application_id} changed on every attempt")
+
+
+def delete(application_id: int, name: str) -> bool:
+    """Remove one variable; False when there was none of that name."""
+    for _ in range(ATTEMPTS):
+        current, version = _read(application_id)
+        if name not in current:
+            return False
+        if _write(application_id, {key: v for key, v in current.items() if key != name}, version):
+            return True
+    raise Contended(f"variables of application {application_id} changed on every attempt")
