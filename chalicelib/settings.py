@@ -151,3 +151,13 @@ def _jwt_secret(stage: str, value: str | None) -> str | None:
     if stage != "dev" and len(value.encode()) < MIN_JWT_SECRET_BYTES:
         raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes outside the dev stage")
     return value
+
+
+VARIABLE_PREFIX = "VARIABLE_"
+
+
+def secret_variables(application: str) -> dict[str, str]:
+    """Secret variables the deploy pipeline gives the bootstrap function for one application:
+    `VARIABLE_<APP>_<NAME>`, APP the application's name in upper case with `-` as `_` (`crm-eu` → `CRM_EU`)."""
+    prefix = f"{VARIABLE_PREFIX}{application.upper().replace('-', '_')}_"
+    return {name[len(prefix) :]: value for name, value in os.environ.items() if name.startswith(prefix)}

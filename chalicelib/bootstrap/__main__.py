@@ -22,6 +22,7 @@ from chalicelib.bootstrap import SCOPE_PREFIX
 
 def table(report: Report) -> str:
     rows = [("APPLICATION", "JOB", "ACTION", "DETAIL")]
+    rows += [(s.application, "${" + s.variable + "}", s.action, s.detail) for s in report.variables]
     rows += [(s.application, s.job or "-", s.action, s.detail) for s in report.steps]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

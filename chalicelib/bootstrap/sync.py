@@ -10,8 +10,12 @@
 | no          | createdBy = updatedBy = scopedTo                 | delete                         |
 | no          | anything else                                    | leave                          |
 
-Every write is conditional on the state read (version, name claim); a job changed concurrently through
-the API is reported as `skip-changed` and not overwritten.
+Variables (`variables.json`, and secret ones from `VARIABLE_<APP>_<NAME>`) follow the same rows, compared by
+value and secrecy; they are written before the jobs that use them, and deleted after the jobs that used them
+(a variable a job outside the files still uses is left: `skip-in-use`, with a WARNING).
+
+Every write is conditional on the state read (version, name claim, the variable as read); a job or variable
+changed concurrently through the API is reported as `skip-changed` and not overwritten.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ from typing import Any
 
 from chalicelib.bootstrap import SCOPE_PREFIX
 from chalicelib.bootstrap.files import ApplicationFiles, Problem, load
+from chalicelib.clock import now_ms
 from chalicelib.contracts.models import JobSpec
 from chalicelib.services import jobs as job_service
+from chalicelib.services.variables import users as job_service_users
 from chalicelib.store import applications as app_store
 from chalicelib.store import jobs as job_store
+from chalicelib.store import variables as variable_store
 from chalicelib.store.records import Application, Job
+from chalicelib.store.variables import Variable
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +49,18 @@ class Step:
 
 
 @dataclass
+class VariableStep:
+    application: str
+    variable: str
+    action: str
+    detail: str = ""
+
+
+@dataclass
 class Report:
     dry_run: bool
     steps: list[Step] = field(default_factory=list)
+    variables: list[VariableStep] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     writes: int = 0
@@ -52,6 +69,7 @@ class Report:
         return {
             "dryRun": self.dry_run,
             "plan": [asdict(step) for step in self.steps],
+            "variables": [asdict(step) for step in self.variables],
             "warnings": self.warnings,
             "errors": self.errors,
             "writes": self.writes,
@@ -69,6 +87,19 @@ def _decide(job: Job | None, spec: JobSpec | None, scope: str) -> tuple[str, str
     if job.updated_by != scope:
         return "skip-modified", f"manually modified by {job.updated_by}"
     return ("unchanged", "") if job_service.spec_matches(job, spec) else ("update", "")
+
+
+def _decide_variable(stored: Variable | None, wanted: tuple[str, bool] | None, scope: str) -> tuple[str, str]:
+    if stored is None:
+        return ("create", "secret" if wanted and wanted[1] else "") if wanted else ("leave", "")
+    if wanted is None:
+        owned = stored.created_by == scope and stored.updated_by == scope
+        return ("delete", "no longer in the files") if owned else ("leave", f"owned by {stored.updated_by}")
+    if stored.created_by != scope:
+        return "skip-foreign", f"created by {stored.created_by}"
+    if stored.updated_by != scope:
+        return "skip-modified", f"manually modified by {stored.updated_by}"
+    return ("unchanged", "") if (stored.value, stored.secret) == wanted else ("update", "")
 
 
 class Sync:
@@ -105,9 +136,51 @@ class Sync:
         self.report.writes += 1
         return action
 
+    def _variables(self, app: Application | None, files: ApplicationFiles, scope: str, deletes: bool) -> None:
+        """The writes and deletes of variables (`deletes`: the deletions, after the jobs; else the rest)."""
+        stored = variable_store.all_of(app.id) if app else {}
+        for name in sorted(set(files.variables) | set(stored)):
+            current, wanted = stored.get(name), files.variables.get(name)
+            action, detail = _decide_variable(current, wanted, scope)
+            if (action == "delete") != deletes:
+                continue
+            if action == "delete" and app is not None and (using := job_service_users(app.id, name)):
+                action, detail = "skip-in-use", f"used by {', '.join(using[:5])}"
+            if action in ("skip-modified", "skip-in-use"):
+                message = f"variable {name} of {files.name}: {detail}; skipped"
+                log.warning(message)
+                self.report.warnings.append(message)
+            if action in ("create", "update", "delete") and not self.report.dry_run and app is not None:
+                action = self._apply_variable(app, action, name, current, wanted, scope)
+                if action == "skip-changed":
+                    detail = "changed concurrently; not overwritten"
+                    self.report.warnings.append(f"variable {name} of {files.name} changed during the sync; skipped")
+            self.report.variables.append(VariableStep(files.name, name, action, detail))
+
+    def _apply_variable(self, app: Application, action: str, name: str, current: Variable | None,
+                        wanted: tuple[str, bool] | None, scope: str) -> str:  # fmt: skip
+        if action == "delete":
+            done = variable_store.delete(app.id, name, expected=current)
+        else:
+            assert wanted is not None
+            variable = Variable(name, wanted[0], wanted[1], now_ms(), scope)
+            try:
+                done = variable_store.put(app.id, variable, expected=current, check=True) or action == "update"
+            except variable_store.TooMany:
+                return "skip-full"
+        if not done:
+            return "skip-changed"
+        self.report.writes += 1
+        return action
+
     def application(self, files: ApplicationFiles) -> None:
         scope = f"{self.scope_prefix}{files.name}"
         app = self._application(files, scope)
+        self._variables(app, files, scope, deletes=False)
+        self._jobs(app, files, scope)
+        self._variables(app, files, scope, deletes=True)
+
+    def _jobs(self, app: Application | None, files: ApplicationFiles, scope: str) -> None:
         stored = {job.name: job for job in job_store.all_of_application(app.id)} if app else {}
         wanted = {spec.name: spec for spec in files.jobs}
         for name in [*wanted, *sorted(set(stored) - set(wanted))]:

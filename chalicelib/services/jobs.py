@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace as replace_record
 from typing import Any
 
@@ -106,8 +107,9 @@ def stored_task_config(config: TaskConfig) -> dict[str, Any]:
     return config.model_dump(exclude_none=True)
 
 
-def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
-    """Rules that span fields or need the outside world: schedule shape, runAt, placeholders, URL guard."""
+def check_spec(spec: JobSpec, schedule_changed: bool, variables: Iterable[str] | None = None) -> None:
+    """Rules that span fields or need the outside world: schedule shape, runAt, placeholders (the variables
+    the job's application has, or `variables` when the caller knows better: bootstrap files), URL guard."""
     if (spec.pattern is None) == (spec.runAt is None):
         raise ValidationError.for_field("pattern", "give exactly one of pattern (recurring) and runAt (one-off)")
     if spec.runAt is not None and schedule_changed and to_ms(spec.runAt) <= now_ms():
@@ -116,7 +118,9 @@ def check_spec(spec: JobSpec, schedule_changed: bool) -> None:
     if conflicts:
         raise ValidationError.for_details(conflicts)
     config = stored_task_config(spec.taskConfig)
-    known = variable_store.all_of(spec.applicationId) if params.references(config) else {}
+    known = variables
+    if known is None:
+        known = variable_store.all_of(spec.applicationId) if params.references(config) else ()
     try:
         params.check_task_config(config, known)
     except params.ParamError as exc:

@@ -4,7 +4,7 @@ is the condition: two writers never lose each other's change)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -24,6 +24,7 @@ class Variable:
     secret: bool
     updated_at: int
     updated_by: str | None = None
+    created_by: str | None = None  # who first set it: bootstrap owns what it created and nobody changed since
 
 
 class TooMany(Exception):
@@ -41,8 +42,13 @@ def _key(application_id: int) -> str:
 def _records(data: dict[str, Any] | None) -> dict[str, Variable]:
     return {
         name: Variable(
-            name, str(item["value"]), bool(item.get("secret")), int(item["updatedAt"]), item.get("updatedBy")
-        )
+            name,
+            str(item["value"]),
+            bool(item.get("secret")),
+            int(item["updatedAt"]),
+            item.get("updatedBy"),
+            item.get("createdBy", item.get("updatedBy")),
+        )  # fmt: skip
         for name, item in (data or {}).items()
     }
 
@@ -60,8 +66,8 @@ def all_of(application_id: int) -> dict[str, Variable]:
 
 
 def _write(application_id: int, variables: dict[str, Variable], version: int | None) -> bool:
-    data = {v.name: {"value": v.value, "secret": v.secret, "updatedAt": v.updated_at, "updatedBy": v.updated_by}
-            for v in variables.values()}  # fmt: skip
+    data = {v.name: {"value": v.value, "secret": v.secret, "updatedAt": v.updated_at, "updatedBy": v.updated_by,
+                     "createdBy": v.created_by} for v in variables.values()}  # fmt: skip
     condition = KeyModel.key.does_not_exist() if version is None else KeyModel.value == version
     try:
         KeyModel(_key(application_id), data=data, value=(version or 0) + 1).save(condition=condition)
@@ -72,23 +78,27 @@ def _write(application_id: int, variables: dict[str, Variable], version: int | N
     return True
 
 
-def put(application_id: int, variable: Variable) -> bool:
-    """Create or replace one variable; True when it was new. TooMany when the set is full."""
+def put(application_id: int, variable: Variable, expected: Variable | None = None, *, check: bool = False) -> bool:
+    """Create or replace one variable (its first writer kept as `created_by`); True when it was new. TooMany
+    when the set is full. With `check`, only if the variable is still `expected` (None: absent); False if not."""
     for _ in range(ATTEMPTS):
         current, version = _read(application_id)
-        created = variable.name not in current
-        if created and len(current) >= MAX_PER_APPLICATION:
+        existing = current.get(variable.name)
+        if check and existing != expected:
+            return False
+        if existing is None and len(current) >= MAX_PER_APPLICATION:
             raise TooMany(f"an application holds at most {MAX_PER_APPLICATION} variables")
-        if _write(application_id, {**current, variable.name: variable}, version):
-            return created
+        kept = replace(variable, created_by=existing.created_by if existing else variable.updated_by)
+        if _write(application_id, {**current, variable.name: kept}, version):
+            return existing is None
     raise Contended(f"variables of application {application_id} changed on every attempt")
 
 
-def delete(application_id: int, name: str) -> bool:
-    """Remove one variable; False when there was none of that name."""
+def delete(application_id: int, name: str, expected: Variable | None = None) -> bool:
+    """Remove one variable; False when there was none of that name (or, given `expected`, it changed since)."""
     for _ in range(ATTEMPTS):
         current, version = _read(application_id)
-        if name not in current:
+        if name not in current or (expected is not None and current[name] != expected):
             return False
         if _write(application_id, {key: v for key, v in current.items() if key != name}, version):
             return True
