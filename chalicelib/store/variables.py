@@ -48,7 +48,7 @@ def _records(data: dict[str, Any] | None) -> dict[str, Variable]:
             int(item["updatedAt"]),
             item.get("updatedBy"),
             item.get("createdBy", item.get("updatedBy")),
-        )  # fmt: skip
+        )
         for name, item in (data or {}).items()
     }
 
