@@ -379,6 +379,10 @@ class Job(Lax):
         default=None,
         description="Only on GET /jobs/{id}: the next slots from the schedule (nothing is stored for them).",
     )
+    variables: list[str] | None = Field(
+        default=None,
+        description="The variables (`${NAME}`) the job refers to, by name, secret places included; absent if none.",
+    )
     createdAt: str
     createdBy: str | None = None
     updatedAt: str

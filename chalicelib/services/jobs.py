@@ -84,6 +84,7 @@ def to_api(job: Job, app: Application | None, with_upcoming: bool = False) -> di
         },
         **written,
         "taskConfig": mask_task_config(job.task_config),
+        "variables": sorted(params.references(job.task_config)) or None,
         "status": status_of(job),
         "nextRunAt": iso(next_run_display(job)),
         "upcoming": upcoming(job) if with_upcoming else None,

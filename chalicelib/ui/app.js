@@ -4,6 +4,7 @@ import { ApiError, del, get, post } from "./api.js";
 import { failure, go, h, mount } from "./dom.js";
 import { jobDetail, jobForm, jobList } from "./jobs.js";
 import { applicationList, executionDetail, statsPage } from "./runs.js";
+import { variablePage } from "./variables.js";
 
 export const state = { session: null };
 
@@ -14,6 +15,7 @@ const ROUTES = [
   [/^\/jobs\/(\d+)\/edit$/, (params, id) => jobForm(Number(id), params)],
   [/^\/executions\/(\d+)$/, (params, id) => executionDetail(Number(id))],
   [/^\/applications$/, applicationList],
+  [/^\/applications\/(\d+)\/variables$/, (params, id) => variablePage(Number(id), params)],
   [/^\/stats$/, statsPage],
 ];
 

@@ -70,3 +70,61 @@ export function go(hash) {
   if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
   else location.hash = hash;
 }
+
+// --- forms: one field each, with its error slot; the API's `details` shown next to their inputs --------
+
+export function input(name, label, attrs = {}, hint = null) {
+  const id = `f-${name.replace(/\W/g, "-")}`;
+  return h(
+    "div",
+    { class: "field", "data-field": name },
+    h("label", { for: id }, label),
+    attrs.tag === "textarea"
+      ? h("textarea", { id, name, rows: 3, ...attrs, tag: null })
+      : attrs.tag === "select"
+        ? h(
+            "select",
+            { id, name, ...attrs, tag: null, options: null },
+            attrs.options.map(([value, text]) => h("option", { value, selected: value === attrs.value }, text)),
+          )
+        : h("input", { id, name, ...attrs }),
+    hint ? h("small", { class: "muted" }, hint) : null,
+    h("div", { class: "field-error", role: "alert" }),
+  );
+}
+
+export function clearErrors(form) {
+  for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
+  for (const field of form.querySelectorAll(".field.invalid")) field.classList.remove("invalid");
+  form.querySelector("#form-error").replaceChildren();
+}
+
+// The API names each bad field in `details`; show each message next to its input.
+export function showErrors(form, error) {
+  const unplaced = [];
+  for (const detail of error.details || []) {
+    let name = detail.field;
+    let field = null;
+    while (name && !(field = form.querySelector(`[data-field='${CSS.escape(name)}']`)))
+      name = name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "";
+    if (field) {
+      field.classList.add("invalid");
+      field.querySelector(".field-error").textContent = detail.message;
+    } else unplaced.push(`${detail.field}: ${detail.message}`);
+  }
+  const box = form.querySelector("#form-error");
+  box.replaceChildren(
+    failure(error),
+    ...(unplaced.length
+      ? [
+          h(
+            "ul",
+            {},
+            unplaced.map((line) => h("li", {}, line)),
+          ),
+        ]
+      : []),
+  );
+  const first = form.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
+  if (first) first.focus();
+}

@@ -1,7 +1,10 @@
 // Jobs: the list, one job with its runs, and the create/edit form with a live cron preview.
 
 import { ApiError, del, get, page, post, put } from "./api.js";
-import { badge, bothTimes, failure, fieldList, go, h, mount, ms, when } from "./dom.js";
+import { badge, bothTimes, clearErrors, failure, fieldList, go, h, input, mount, ms, showErrors, when } from "./dom.js";
+import { missing, references, usedVariables, variablesHref, variablesOf } from "./variables.js";
+
+const AUTH_FIELDS = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] };
 
 async function applications() {
   const apps = await get("/applications", { limit: 200 });
@@ -196,6 +199,13 @@ export async function jobDetail(id, params) {
       "Delete",
     ),
   );
+  const names = job.variables || []; // named by the server: masked places (auth, credential headers) included
+  const used = h("div", { id: "job-variables" }, usedVariables(app.id, names, null));
+  if (names.length) {
+    variablesOf(app.id)
+      .then((variables) => used.replaceChildren(usedVariables(app.id, names, variables)))
+      .catch(() => {});
+  }
   const runs = h("div", { id: "runs" });
   mount(
     h(
@@ -206,11 +216,21 @@ export async function jobDetail(id, params) {
       actions,
       notice,
       fieldList([
-        ["Application", h("a", { href: `#/jobs?app=${app.id}` }, app.displayName || app.name)],
+        [
+          "Application",
+          h(
+            "span",
+            {},
+            h("a", { href: `#/jobs?app=${app.id}` }, app.displayName || app.name),
+            " · ",
+            h("a", { href: variablesHref(app.id) }, "variables"),
+          ),
+        ],
         ["Schedule", h("span", {}, h("code", {}, job.pattern || job.runAt), described)],
         ["Time zone", job.timezone],
         ["Next run", bothTimes(job.nextRunAt, job.timezone)],
         ["Target", target(job.taskConfig)],
+        names.length ? ["Variables", used] : null,
         ["Timeout", ms(job.taskConfig.timeout)],
         ["Retries", retries(job.retryPolicy)],
         ["Missed slots", job.misfirePolicy],
@@ -297,26 +317,6 @@ async function runHistory(jobId, container, cursor) {
 
 // --- create and edit ----------------------------------------------------------------------------
 
-function input(name, label, attrs = {}, hint = null) {
-  const id = `f-${name.replace(/\W/g, "-")}`;
-  return h(
-    "div",
-    { class: "field", "data-field": name },
-    h("label", { for: id }, label),
-    attrs.tag === "textarea"
-      ? h("textarea", { id, name, rows: 3, ...attrs, tag: null })
-      : attrs.tag === "select"
-        ? h(
-            "select",
-            { id, name, ...attrs, tag: null, options: null },
-            attrs.options.map(([value, text]) => h("option", { value, selected: value === attrs.value }, text)),
-          )
-        : h("input", { id, name, ...attrs }),
-    hint ? h("small", { class: "muted" }, hint) : null,
-    h("div", { class: "field-error", role: "alert" }),
-  );
-}
-
 function jsonOrNull(text, field) {
   if (!text.trim()) return null;
   try {
@@ -340,6 +340,7 @@ export async function jobForm(id) {
   const auth = config.auth || {};
   const url = config.url || (config.endpoint ? `${config.endpoint}${config.path || "/"}` : "");
   const preview = h("div", { class: "preview", id: "cron-preview" });
+  const refs = h("div", { class: "field", id: "variable-refs" });
   const zones = h(
     "datalist",
     { id: "zones" },
@@ -424,6 +425,7 @@ export async function jobForm(id) {
       }),
       input("taskConfig.auth.headerName", "Header name", { value: auth.headerName || "" }),
       input("taskConfig.auth.key", "Key", { type: "password", value: auth.key || "", autocomplete: "off" }),
+      refs,
     ),
     h(
       "fieldset",
@@ -474,7 +476,7 @@ export async function jobForm(id) {
     config.body !== undefined && config.body !== null ? JSON.stringify(config.body, null, 2) : "";
   const authFields = () => {
     const method = form.elements["taskConfig.auth.authMethod"].value;
-    const shown = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] }[method] || [];
+    const shown = AUTH_FIELDS[method] || [];
     for (const name of ["token", "username", "password", "headerName", "key"]) {
       form.querySelector(`[data-field='taskConfig.auth.${name}']`).hidden = !shown.includes(name);
     }
@@ -489,6 +491,7 @@ export async function jobForm(id) {
   form.elements.pattern.addEventListener("input", refresh);
   form.elements.timezone.addEventListener("input", refresh);
   if (form.elements.pattern.value) showPreview(form, preview);
+  watchVariables(form, refs, job);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -530,6 +533,77 @@ async function showPreview(form, target) {
   }
 }
 
+// Which variables the request uses, as the user types; a name the application lacks is warned about before
+// the API refuses the job. The application's variables are read again when the user comes back to this tab.
+function watchVariables(form, target, job) {
+  const cache = new Map();
+  let timer = null;
+  let shown = 0;
+  const appId = () => (job ? job.application.id : Number(value(form, "applicationId")));
+  const appName = () => {
+    if (job) return job.application.displayName || job.application.name;
+    const select = form.elements.applicationId;
+    return select.selectedOptions.length ? select.selectedOptions[0].textContent : "";
+  };
+  const check = async () => {
+    const id = appId();
+    const names = references(typedConfig(form));
+    const turn = ++shown;
+    if (!names.length || !id) return target.replaceChildren();
+    const known = cache.get(id) || variablesOf(id).catch(() => null); // null: unknown, nothing to warn about
+    cache.set(id, known);
+    const variables = await known;
+    if (turn !== shown) return;
+    const absent = missing(names, variables);
+    target.replaceChildren(
+      h("span", { class: "label" }, "Variables it uses"),
+      usedVariables(id, names, variables, true),
+      absent.length
+        ? h(
+            "p",
+            { class: "warning", id: "missing-variables", role: "status" },
+            `${appName()} has no variable ${absent.join(", ")}, so saving will be refused. Add `,
+            absent.length > 1 ? "them" : "it",
+            " first on its ",
+            h("a", { href: variablesHref(id, absent[0]), target: "_blank", rel: "noopener" }, "variables page"),
+            ".",
+          )
+        : null,
+    );
+  };
+  const later = () => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 250);
+  };
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  const again = () => {
+    if (!document.body.contains(form)) return window.removeEventListener("focus", again);
+    cache.clear();
+    check();
+  };
+  window.addEventListener("focus", again);
+  check();
+}
+
+// The request as typed: headers and body as JSON when they parse (only values are read), else as text.
+function typedConfig(form) {
+  const loose = (name) => {
+    try {
+      return JSON.parse(value(form, name));
+    } catch {
+      return value(form, name);
+    }
+  };
+  const auth = AUTH_FIELDS[value(form, "taskConfig.auth.authMethod")] || [];
+  return [
+    value(form, "taskConfig.url"),
+    loose("taskConfig.headers"),
+    loose("taskConfig.body"),
+    auth.map((name) => value(form, `taskConfig.auth.${name}`)),
+  ];
+}
+
 function value(form, name) {
   return form.elements[name] ? form.elements[name].value.trim() : "";
 }
@@ -545,7 +619,7 @@ function collect(form, job) {
   };
   if (job && job.taskConfig.endpoint) Object.assign(config, { endpoint: null, path: null });
   const method = value(form, "taskConfig.auth.authMethod");
-  const pick = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] }[method];
+  const pick = AUTH_FIELDS[method];
   config.auth = pick
     ? Object.fromEntries([
         ["authMethod", method],
@@ -576,40 +650,4 @@ function collect(form, job) {
     for (const key of ["headers", "body", "auth"]) if (config[key] === null) delete config[key];
   }
   return body;
-}
-
-function clearErrors(form) {
-  for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
-  for (const field of form.querySelectorAll(".field.invalid")) field.classList.remove("invalid");
-  form.querySelector("#form-error").replaceChildren();
-}
-
-// The API names each bad field in `details`; show each message next to its input.
-function showErrors(form, error) {
-  const unplaced = [];
-  for (const detail of error.details || []) {
-    let name = detail.field;
-    let field = null;
-    while (name && !(field = form.querySelector(`[data-field='${CSS.escape(name)}']`)))
-      name = name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "";
-    if (field) {
-      field.classList.add("invalid");
-      field.querySelector(".field-error").textContent = detail.message;
-    } else unplaced.push(`${detail.field}: ${detail.message}`);
-  }
-  const box = form.querySelector("#form-error");
-  box.replaceChildren(
-    failure(error),
-    ...(unplaced.length
-      ? [
-          h(
-            "ul",
-            {},
-            unplaced.map((line) => h("li", {}, line)),
-          ),
-        ]
-      : []),
-  );
-  const first = form.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
-  if (first) first.focus();
 }

@@ -2,6 +2,7 @@
 
 import { get } from "./api.js";
 import { badge, fieldList, h, mount, ms, pretty, s, when } from "./dom.js";
+import { variablesHref } from "./variables.js";
 
 export async function executionDetail(id) {
   const run = await get(`/executions/${id}`);
@@ -99,7 +100,12 @@ export async function applicationList() {
               h("td", {}, h("code", {}, app.name)),
               h("td", {}, app.displayName),
               h("td", {}, app.id),
-              h("td", {}, h("a", { href: `#/jobs?app=${app.id}` }, "Jobs")),
+              h(
+                "td",
+                { class: "row-actions" },
+                h("a", { href: `#/jobs?app=${app.id}` }, "Jobs"),
+                h("a", { href: variablesHref(app.id) }, "Variables"),
+              ),
             ),
           ),
         ),

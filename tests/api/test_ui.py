@@ -63,12 +63,21 @@ def test_no_inline_script_or_style_and_no_html_injection_sinks_in_the_sources():
 
 def test_the_ui_is_small_and_needs_no_build_step():
     files = sorted(path.name for path in ASSETS.iterdir())
-    assert files == ["api.js", "app.js", "dom.js", "index.html", "jobs.js", "runs.js", "style.css"]
+    assert files == ["api.js", "app.js", "dom.js", "index.html", "jobs.js", "runs.js", "style.css", "variables.js"]
     assert sum(path.stat().st_size for path in ASSETS.iterdir()) < 60_000
     external = re.compile(r"""(src|href)=["']?(https?:)?//|from\s+["']https?:|import\(["']https?:|url\(["']?https?:""")
     assert [
         p.name for p in ASSETS.iterdir() if external.search(p.read_text())
     ] == []  # no CDN, nothing fetched elsewhere
+
+
+def test_the_ui_reads_variable_references_with_the_apis_patterns():
+    """The job form and detail list a job's `${NAME}`s as the API checks them (the browser tests run them)."""
+    from chalicelib.invoker import params
+
+    source = (ASSETS / "variables.js").read_text()
+    assert f"/{params.PLACEHOLDER.pattern}/g" in source and f"/^{params.VARIABLE.pattern}$/" in source
+    assert f"BUILT_INS = {list(params.BUILT_INS)}".replace("'", '"') in source
 
 
 # --- session --------------------------------------------------------------------------------------

@@ -148,6 +148,17 @@ def test_a_job_referring_to_an_unknown_variable_is_refused_naming_field_and_vari
     assert answer.status == 400 and answer.error_fields() == ["taskConfig.headers.X-Region"]
 
 
+def test_a_job_names_the_variables_it_uses_even_in_masked_places(api, app_id):
+    put(api, app_id, "HOST", "api.example.com")
+    put(api, app_id, "TOKEN", SECRET, secret=True)
+    task = {"url": "https://${HOST}/a", "auth": {"authMethod": "bearer", "token": "${TOKEN}"}}
+    job = job_with(api, app_id, task).json
+    assert job["taskConfig"]["auth"]["token"] == "********"
+    assert job["variables"] == ["HOST", "TOKEN"] == api.get(f"{JOBS}/{job['id']}").json["variables"]
+    plain = job_with(api, app_id, {"url": "https://api.example.com/"}, name="plain").json
+    assert "variables" not in plain
+
+
 def test_a_variable_in_use_cannot_be_deleted_and_the_409_names_the_jobs(api, app_id):
     put(api, app_id, "HOST", "api.example.com")
     assert job_with(api, app_id, {"url": "https://${HOST}/a"}, name="sync-a").status == 201

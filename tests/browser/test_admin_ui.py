@@ -1,5 +1,6 @@
 """The Admin UI in a real browser against `make run`: sign in, the cron preview, field errors, a run
-watched to success, disable, an execution, XSS as text, and a cross-site form post refused."""
+watched to success, disable, an execution, XSS as text, a cross-site form post refused, and an application's
+variables (managed on their page, listed and checked where a job uses them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chalicelib.invoker import params
 from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.slow
@@ -175,3 +177,113 @@ def test_applications_and_stats_pages(page, stack):
     assert page.locator("#by-status .badge").count() >= 1
     screenshot(page, "stats")
     assert page.errors == []
+
+
+# --- variables ------------------------------------------------------------------------------------
+
+
+def open_variables(page: Any, app_id: int) -> None:
+    page.click("#nav a[data-nav=applications]")
+    page.click(f"#applications a[href='#/applications/{app_id}/variables']")
+    page.wait_for_selector("#variable-form")
+    assert page.locator("#nav a.active").inner_text() == "Applications"
+
+
+def save_variable(page: Any, name: str, value: str, secret: bool = False) -> None:
+    page.fill("#variable-form [name=name]", name)
+    page.fill("#variable-form [name=value]", value)
+    page.set_checked("#variable-form [name=secret]", secret)
+    page.click("#variable-form button[type=submit]")
+
+
+def test_variables_are_added_masked_when_secret_and_not_deleted_while_jobs_use_them(page, stack):
+    app = demo_app(stack)
+    sign_in(page, stack)
+    open_variables(page, app["id"])
+    save_variable(page, "SHOP_HOST", "shop.example.com")
+    page.wait_for_selector("#variables tr[data-variable=SHOP_HOST]")
+    row = page.locator("#variables tr[data-variable=SHOP_HOST]").inner_text()
+    assert "shop.example.com" in row and "by admin" in row
+
+    save_variable(page, "SHOP_KEY", "sk-live-ui-3141", secret=True)
+    page.wait_for_selector("#variables tr[data-variable=SHOP_KEY]")
+    assert "********" in page.locator("#variables tr[data-variable=SHOP_KEY] td.value").inner_text()
+    assert "sk-live-ui-3141" not in page.inner_text("main")
+    page.click("#variables tr[data-variable=SHOP_KEY] button:has-text('Edit')")  # write-only: a new value is typed
+    assert page.input_value("#variable-form [name=value]") == "" and "is secret" in page.inner_text("#value-note")
+    page.click("#variable-form button[type=submit]")
+    assert "never shown" in page.inner_text("[data-field=value] .field-error")
+
+    save_variable(page, "JOB_NAME", "x")  # a built-in: the API's 400, shown as on the other forms
+    page.wait_for_selector("[data-field=name].invalid")
+    assert "built in" in page.inner_text("[data-field=name] .field-error")
+    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+
+    url = "https://${SHOP_HOST}/orders"
+    for name in ("shop-sync-a", "shop-sync-b"):
+        make_job(stack, name, taskConfig={"url": url, "headers": {"X-Client": "${SHOP_KEY}"}})
+    page.click("#variables tr[data-variable=SHOP_HOST] button.danger")  # confirm() is accepted by the fixture
+    page.wait_for_selector("#notice .error")
+    refused = page.inner_text("#notice .error")
+    assert refused.startswith("CONFLICT") and "shop-sync-a, shop-sync-b" in refused
+    assert ("confirm", "Delete variable SHOP_HOST?") in page.dialogs
+    assert page.locator("#variables tr[data-variable=SHOP_HOST]").count() == 1
+    screenshot(page, "variables")
+
+    save_variable(page, "SHOP_UNUSED", "x")
+    page.wait_for_selector("#variables tr[data-variable=SHOP_UNUSED]")
+    page.click("#variables tr[data-variable=SHOP_UNUSED] button.danger")
+    expect(page.locator("#variables tr[data-variable=SHOP_UNUSED]")).to_have_count(0)
+    assert page.errors == []
+
+
+def test_a_job_lists_its_variables_and_the_form_warns_about_one_the_application_lacks(page, stack):
+    app = demo_app(stack)
+    for name, value, secret in (("CRM_HOST", "crm.example.com", False), ("CRM_KEY", "crm-secret-2718", True)):
+        answer = stack["client"].put(
+            f"/applications/{app['id']}/variables/{name}", json={"value": value, "secret": secret}
+        )
+        assert answer.status_code == 200, answer.text
+    task = {"url": "https://${CRM_HOST}/sync?day=${T-1:YYYY-MM-DD}", "body": {"key": "${CRM_KEY}", "by": "${JOB_NAME}"}}
+    job = make_job(stack, "crm-sync", taskConfig={**task, "method": "POST"})
+    sign_in(page, stack)
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job['id']}")
+    page.wait_for_selector("#job-variables li[data-variable=CRM_HOST]:has-text('crm.example.com')")
+    listed = page.locator("#job-variables li").all_inner_texts()
+    assert listed == ["CRM_HOST = crm.example.com", "CRM_KEY secret", "JOB_NAME built in"]  # not ${T-1:…}
+    assert "crm-secret-2718" not in page.inner_text("main")
+    page.click("#job-variables a:has-text('CRM_HOST')")
+    page.wait_for_selector("#variables tr.picked[data-variable=CRM_HOST]")
+    assert page.input_value("#variable-form [name=name]") == "CRM_HOST"
+
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job['id']}/edit")
+    page.wait_for_selector("#variable-refs li[data-variable=CRM_KEY]")
+    assert page.locator("#missing-variables").count() == 0
+    page.fill("[name='taskConfig.url']", "https://${CRM_HOST}/sync?region=${CRM_REGION}")
+    page.wait_for_selector("#missing-variables")  # before the form is sent
+    assert "has no variable CRM_REGION" in page.inner_text("#missing-variables")
+    link = page.locator("#variable-refs li[data-variable=CRM_REGION] a")
+    assert link.get_attribute("href") == f"#/applications/{app['id']}/variables?name=CRM_REGION"
+    page.click("#job-form button[type=submit]")  # the API agrees
+    page.wait_for_selector("[data-field='taskConfig.url'].invalid")
+    assert "CRM_REGION" in page.inner_text("[data-field='taskConfig.url'] .field-error")
+
+    stack["client"].put(f"/applications/{app['id']}/variables/CRM_REGION", json={"value": "eu"})
+    page.evaluate("window.dispatchEvent(new Event('focus'))")  # back from adding it in another tab
+    expect(page.locator("#missing-variables")).to_have_count(0)
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#job-variables li[data-variable=CRM_REGION]")
+    assert page.errors == []
+
+
+def test_the_ui_finds_the_variables_the_api_finds(page, stack):
+    sign_in(page, stack)
+    configs = [
+        {"url": "https://${HOST}/a/${T:YYYY}/${T-1:MM}", "headers": {"X-${KEY_IN_NAME}": "${A_1}"}},
+        {"body": {"list": ["${B}", {"deep": "${C_D} ${lower} ${9X} ${}"}], "n": 5, "ok": True}},
+        {"auth": {"authMethod": "basic", "username": "${USER}${USER}", "password": "$${PASS} ${{X}}"}},
+        {"path": "/${" + "A" * 64 + "}/${" + "B" * 65 + "}", "endpoint": "https://${JOB_NAME}"},
+    ]
+    for config in configs:
+        found = page.evaluate("async (c) => (await import('./ui/assets/variables.js')).references(c)", config)
+        assert found == sorted(params.references(config)), config
