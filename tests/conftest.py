@@ -583,30 +583,12 @@ def engine(aws: None) -> Engine:
     return Engine()
 
 
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every event put on the bus from now on (by PutEvents, whenever the service sends it), as (detail type,
-    detail); nothing reaches the bus."""
-    events_seen: list[tuple[str, dict[str, Any]]] = []
-
-    class Bus:
-        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # boto3 names it Entries
-            events_seen.extend((entry["DetailType"], json.loads(entry["Detail"])) for entry in Entries)
-            return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i, _ in enumerate(Entries)]}
-
-    def client() -> Bus:
-        return bus
-
-    bus = Bus()
-    client.cache_clear = lambda: None  # type: ignore[attr-defined]  # stands in for the lru_cache'd client
-    monkeypatch.setattr(events, "_client", client)
-    return events_seen
-
-
-def run_events(seen: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-    """The run events among `seen`: (started/succeeded/failed, the execution as the API shows it)."""
+def run_events(received: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The run events among events taken off the bus (`bus_queue()`): (started/succeeded/failed, the execution as
+    the API shows it)."""
     prefix = "scheduler.job.execution."
-    return [(kind.removeprefix(prefix), detail["execution"]) for kind, detail in seen if kind.startswith(prefix)]
+    return [(event["detail-type"].removeprefix(prefix), event["detail"]["execution"]) for event in received
+            if event["detail-type"].startswith(prefix)]  # fmt: skip
 
 
 # --- DynamoDB write units, as DynamoDB bills them --------------------------------------------------------------

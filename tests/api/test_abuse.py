@@ -1,5 +1,5 @@
-"""Tenancy and abuse: replays stay within a tenant, a job cannot drive this API in a loop, engine figures are
-for admins, and the service refuses to start with a guessable secret."""
+"""Tenancy and abuse: replays stay within a tenant, a job cannot drive this API in a loop, and engine figures are
+for admins. (The service's refusal to start with a guessable secret: tests/test_settings.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from chalicelib.settings import SettingsError, get_settings
 from tests.conftest import ONE_ATTEMPT, YEARLY, token
 
 JOBS = "/_/scheduler/jobs"
@@ -147,28 +146,3 @@ def test_engine_figures_in_stats_are_shown_to_admins_only(api, engine, tenants):
     engine_part = member.json["engine"]
     assert engine_part["lastTickAt"] is None and engine_part["lastTickDurationMs"] is None
     assert engine_part["lastTickDispatched"] is None
-
-
-# --- secrets at start ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stage", ["prod", "staging"])
-def test_a_short_jwt_secret_is_refused_at_start_outside_dev(settings_env, stage):
-    settings_env.setenv("STAGE", stage)
-    settings_env.setenv("JWT_SECRET", "short-secret")
-    with pytest.raises(SettingsError, match="JWT_SECRET"):
-        get_settings()
-    settings_env.setenv("JWT_SECRET", "x" * 32)
-    assert get_settings().jwt_secret == "x" * 32
-
-
-def test_outside_dev_the_documented_dev_secret_is_never_used(aws, settings_env):
-    from chalicelib.auth import verify
-    from chalicelib.errors import Unauthenticated
-
-    dev_signed = token("admin", admin=True)  # signed with the test secret while STAGE is dev
-    settings_env.setenv("STAGE", "staging")
-    settings_env.setenv("JWT_SECRET", "")
-    assert get_settings().jwt_secret is None
-    with pytest.raises(Unauthenticated):
-        verify(dev_signed)

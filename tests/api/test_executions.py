@@ -1,13 +1,11 @@
-"""Trigger, history, execution lookup, recent runs and stats; and the real SQS handler's batch rules."""
+"""Trigger, history, execution lookup, recent runs and stats."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from app import app as chalice_app
 from chalicelib.store.models import ExecutionModel
 from tests.conftest import ONE_ATTEMPT, YEARLY
 
@@ -135,33 +133,6 @@ def test_stats_are_scoped_to_the_callers_applications(api, outsider, engine, tar
     assert stats["jobs"] == {"total": 0, "enabled": 0}
     assert stats["executions"] == {"last24h": {"succeeded": 0, "failed": 0, "skipped": 0}}
     assert stats["engine"]["queue"] is None and stats["engine"]["lastTickAt"] is None  # the engine is admins' only
-
-
-def test_one_failing_message_does_not_make_its_batch_run_again(api, engine, target, job):
-    app_id = job["application"]["id"]
-    jobs = [job] + [
-        api.make_job(app_id, name=f"n{i}", pattern=YEARLY, taskConfig={"endpoint": target.base, "path": f"/n{i}"})
-        for i in range(2)
-    ]
-    for item in jobs:
-        engine.make_due(item["id"])
-    engine.tick()
-    records = engine.receive()
-    assert len(records) == 3
-    broken = dict(records[2], body="{not json")
-    event = {"Records": [dict(r, eventSource="aws:sqs", attributes={}, messageAttributes={}) for r in records[:2]]
-             + [dict(broken, eventSource="aws:sqs", attributes={}, messageAttributes={})]}  # fmt: skip
-    from chalice.test import Client
-
-    with Client(chalice_app) as client, pytest.raises(Exception, match="1 of 3 messages failed"):
-        client.lambda_.invoke("invoke", event)
-    assert len(target.requests) == 2
-    engine.sqs.change_message_visibility(QueueUrl=engine.url, ReceiptHandle=records[2]["receiptHandle"],
-                                         VisibilityTimeout=0)  # fmt: skip
-    again = engine.receive()
-    assert [json.loads(r["body"])["jobId"] for r in again] == [json.loads(records[2]["body"])["jobId"]]
-    engine.deliver(again)
-    assert sorted(r["path"] for r in target.requests) == ["/echo", "/n0", "/n1"]
 
 
 def test_recent_executions_of_one_job_page_by_cursor(api, engine, target, job):

@@ -152,11 +152,11 @@ def test_a_concurrent_api_edit_during_the_sync_is_not_overwritten(api, root, mon
     assert "changed during the sync" in report.warnings[0]
 
 
-def test_events_are_emitted_with_the_scope_as_author(api, root, monkeypatch):
-    seen = []
-    monkeypatch.setattr("chalicelib.services.jobs.events.publish", lambda kind, detail: seen.append((kind, detail)))
+def test_events_are_emitted_with_the_scope_as_author(api, root, bus_queue):
     sync.run(root(job("health")))
-    assert seen[0][0] == "scheduler.job.created" and seen[0][1]["job"]["createdBy"] == SCOPE
+    received = bus_queue()
+    assert [event["detail-type"] for event in received] == ["scheduler.job.created"]
+    assert received[0]["detail"]["job"]["createdBy"] == SCOPE
 
 
 def test_gateway_url_placeholder_is_filled_from_settings(api, root):
@@ -179,14 +179,3 @@ def test_cli_prints_the_plan_as_a_table_and_as_json(api, root, capsys):
 def test_cli_exits_non_zero_on_invalid_files(api, root, capsys):
     assert main([str(root(job("x", pattern="nope")))]) == 1
     assert "pattern" in capsys.readouterr().err
-
-
-def test_the_lambda_handler_syncs_the_shipped_demo(api):
-    from chalice.test import Client
-
-    from app import app
-
-    with Client(app) as client:
-        plan = client.lambda_.invoke("bootstrap", {"dryRun": False}).payload
-    assert plan["errors"] == [] and plan["plan"][0]["action"] == "create-application"
-    assert {j["name"] for j in api.get("/_/scheduler/jobs").json} == {"self-health-check", "nightly-report-window"}

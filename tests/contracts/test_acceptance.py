@@ -17,6 +17,7 @@ USERS = {
     "outsider": lambda: token("oscar", apps=["other"]),
 }
 CASES = [(op, example) for op in REGISTRY.values() for example in op.examples]
+HARNESS_GIVES = {"application", "job", "disabled job", "execution"}  # what `given` below creates
 
 
 def given(api, names: tuple[str, ...]) -> dict[str, str]:
@@ -78,12 +79,31 @@ def test_acceptance_example(api, operation: Operation, example: Example):
         assert_subset(substitute(example.output, ids), answer.json)
 
 
-def test_every_operation_has_an_example_and_a_scenario_or_example():
+def test_every_operation_has_an_acceptance_example_and_says_its_goal_context_and_description():
     for operation in REGISTRY.values():
         assert operation.examples, f"{operation.key} has no acceptance example"
         assert operation.goal and operation.context and operation.description, operation.key
 
 
+def test_every_scenario_says_given_when_and_then_under_a_key_of_its_own():
+    for operation in REGISTRY.values():
+        keys = [scenario.key for scenario in operation.scenarios]
+        assert len(keys) == len(set(keys)), f"{operation.key} repeats a scenario key: {keys}"
+        for scenario in operation.scenarios:
+            where = f"{operation.key}:{scenario.key}"
+            assert scenario.key and scenario.given and scenario.when and scenario.then, where
+            assert all(step.strip() for step in (*scenario.given, *scenario.when, *scenario.then)), where
+
+
+def test_every_example_has_a_key_of_its_own_and_asks_only_for_what_the_harness_sets_up():
+    for operation in REGISTRY.values():
+        keys = [example.key for example in operation.examples]
+        assert len(keys) == len(set(keys)), f"{operation.key} repeats an example key: {keys}"
+        for example in operation.examples:
+            assert set(example.given) <= HARNESS_GIVES, f"{operation.key}:{example.key} asks for {example.given}"
+            assert example.as_user in USERS, f"{operation.key}:{example.key} runs as {example.as_user}"
+
+
 def test_examples_inputs_are_json():
-    for _, example in CASES:
-        json.dumps(example.input)
+    for operation, example in CASES:
+        assert json.loads(json.dumps(example.input)) == example.input, f"{operation.key}:{example.key}"

@@ -393,7 +393,9 @@ def test_an_edit_after_dispatch_that_keeps_the_slot_keeps_the_run(api, engine, t
     assert execution.slot == slot and execution.status == "succeeded" and target.requests[0]["path"] == "/echo"
 
 
-def test_an_edit_that_keeps_the_slot_keeps_the_run():
+def test_fires_at_says_whether_a_slot_is_one_of_the_patterns_in_its_time_zone():
+    """What the invoker asks of an edited job (`_rescheduled`): is the dispatched slot still one of its slots. The
+    run itself: test_an_edit_after_dispatch_that_keeps_the_slot_keeps_the_run."""
     from chalicelib import cron
 
     def at(hour: int, minute: int) -> int:
@@ -430,7 +432,7 @@ def test_misfire_policy_skip_runs_nothing_for_missed_slots(api, engine, target, 
 
 @pytest.mark.parametrize("policy", ["forbid", "allow"])
 def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
-    api, engine, target, app_id, policy, published
+    api, engine, target, app_id, policy, bus_queue
 ):
     from chalicelib.store import executions as execution_store
 
@@ -442,7 +444,7 @@ def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
     previous, current = engine.executions(job["id"])
     assert previous.slot == earlier and previous.status == "running"  # untouched
     stats = api.get("/_/scheduler/stats").json["executions"]["last24h"]
-    outcomes = [(kind, detail["id"]) for kind, detail in run_events(published)]
+    outcomes = [(kind, detail["id"]) for kind, detail in run_events(bus_queue())]
     if policy == "forbid":
         assert current.status == "failed" and current.error["code"] == "SKIPPED_OVERLAP" and target.requests == []
         assert current.attempt == 0 and current.started_at is None  # it never started
@@ -456,16 +458,16 @@ def test_concurrency_policy_decides_whether_a_slot_overlaps_a_running_one(
 def test_a_run_delivered_ahead_is_claimed_before_its_slot_and_calls_on_it(api, engine, target, app_id, settings_env):
     """DELIVERY_LEAD_SECONDS (make run: 5): the message comes that much early, the run is claimed at once (a
     second delivery meets the claim), and the call still goes out on the slot's second; lag is the call's."""
-    settings_env.setenv("DELIVERY_LEAD_SECONDS", "2")
+    settings_env.setenv("DELIVERY_LEAD_SECONDS", "4")
     job = make(api, app_id, target)
-    slot = engine.make_due(job["id"], in_ms=2_500)
+    slot = engine.make_due(job["id"], in_ms=4_500)
     engine.tick()
     records = engine.receive(wait=2)
     assert records and to_ms(datetime.now(UTC)) < slot  # delivered ahead of the slot
     claimed_before: list[Execution] = []
     waiter = threading.Thread(target=engine.deliver, args=(records,))
     waiter.start()
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 4
     while not claimed_before and time.monotonic() < deadline:
         claimed_before = [e for e in engine.executions(job["id"]) if e.status == "running"]
         time.sleep(0.02)
