@@ -35,7 +35,7 @@ class Scenario:
 class Example:
     """An acceptance example, run as a test against the real handlers.
 
-    `given` names fixtures the harness creates (`application`, `job`, `one-off job`, `user`); `{applicationId}`
+    `given` names what the harness creates (`application`, `job`, `disabled job`, `execution`); `{applicationId}`
     and `{jobId}` in the path or input are replaced with their ids. `output` must be a subset of the response.
     """
 

@@ -29,5 +29,5 @@ def writable_application(caller: Caller, application_id: int) -> Application:
             raise Forbidden(f"you may not manage application {application_id}")
         raise ValidationError.for_field("applicationId", f"application {application_id} does not exist")
     if not caller.may_manage(app.name):
-        raise Forbidden(f"you may not manage application {app.name}")
+        raise Forbidden(f"you may not manage application {application_id}")  # its name is not the caller's to see
     return app

@@ -280,6 +280,8 @@ def _timing_actions(timing: dict[str, Any]) -> list[Any]:
 def fail(execution: Execution, now_ms: int, code: str, message: str) -> Execution | None:
     """pending or running (the attempt seen) -> failed without an outcome of its own: its invoker died and no
     attempt is left (LOST), its dispatch was refused, its message was given up on. Earlier attempts stay listed."""
+    if execution.status not in IN_FLIGHT:
+        return None  # a finished run keeps its outcome
     error = {"code": code, "message": message}
     attempts = list(execution.attempts)
     if execution.status == RUNNING:

@@ -97,3 +97,14 @@ def test_chalice_package_has_the_tick_the_invoker_source_and_no_wildcards(stage,
     assert lint.returncode == 0, lint.stdout + lint.stderr
     size = (out / "deployment.zip").stat().st_size
     print(f"\n{stage}: deployment.zip {size / 1e6:.1f} MB, {len(resources)} resources")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_function_the_config_sizes_is_a_function_of_the_app(stage):
+    """A `lambda_functions` key that names no handler is silently ignored by Chalice (the function then runs at
+    the default 128 MB): each must be one of app.py's functions."""
+    import app as chalice_app
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    functions = set(chalice_app.app.handler_map) | {"api_handler"}  # the API's one function
+    assert set(config["lambda_functions"]) <= functions and "dead_letters_handler" in config["lambda_functions"]

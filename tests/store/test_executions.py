@@ -180,3 +180,11 @@ def test_a_missing_run_reads_as_none(aws):
     assert store.get(JOB, SLOT) is None
     assert store.take_over(Execution(JOB, SLOT, 1, APP, "running", "schedule", 1, NOW), NOW, []) is None
     assert store.get(JOB, SLOT) is None  # a refused change creates nothing
+
+
+def test_fail_never_turns_a_finished_run_into_a_failed_one(running):
+    finished = store.finish(running, store.SUCCEEDED, running.started_at + 5, result={"status": 200}, error=None,
+                            attempts=[])  # fmt: skip
+    assert finished is not None
+    assert store.fail(finished, finished.finished_at + 1, "LOST", "too late") is None
+    assert store.get(running.job_id, running.slot).status == store.SUCCEEDED
