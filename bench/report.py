@@ -220,7 +220,7 @@ def section_invoker(out: dict[str, Any]) -> list[str]:
         "",
         f"Requests per run (invoker, batches of 10 from the queue): {fmt_requests(runs['requests'], digits=2)}.",
         f"With the default `EXECUTION_EVENTS` (the outcome only): {fmt_requests(inv['eventsOn'], digits=2)}",
-        "(run events are sent together when a batch ends; each entry is billed).",
+        "(one PutEvents per run, sent as the run ends; EventBridge bills each entry).",
         "",
     ]
     return lines
