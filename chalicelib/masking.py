@@ -68,6 +68,17 @@ def keep_masked_secrets(incoming: dict[str, Any], stored: dict[str, Any]) -> dic
     return result
 
 
+def mask_places(config: dict[str, Any]) -> list[str]:
+    """Secret places of a task that hold the mask itself: a `********` sent back where no stored secret matched
+    (another auth method, a header the job did not have). Stored, it would be sent as the credential."""
+    auth = config.get("auth") or {}
+    places = [f"taskConfig.auth.{name}" for name in AUTH_SECRET_FIELDS if auth.get(name) == MASK]
+    marked = secret_header_names(config)
+    places += [f"taskConfig.headers.{name}" for name, value in (config.get("headers") or {}).items()
+               if value == MASK and is_credential(name, marked)]  # fmt: skip
+    return places
+
+
 def secret_forms(config: dict[str, Any], sent_headers: dict[str, str]) -> list[str]:
     """Every value of this task that must never appear in an error message: every header value sent (a message
     cannot know which are harmless; the auth header included) and every auth field, each also in the escaped

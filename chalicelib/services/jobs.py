@@ -19,7 +19,7 @@ from chalicelib.contracts.validation import details_of
 from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, UrlNotAllowed, ValidationError
 from chalicelib.invoker import guard, params
-from chalicelib.masking import keep_masked_secrets, mask_task_config, secret_header_names
+from chalicelib.masking import keep_masked_secrets, mask_places, mask_task_config, secret_header_names
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
 from chalicelib.store import executions as execution_store
@@ -119,6 +119,10 @@ def check_spec(spec: JobSpec, schedule_changed: bool, variables: Iterable[str] |
     if conflicts:
         raise ValidationError.for_details(conflicts)
     config = stored_task_config(spec.taskConfig)
+    masks = [{"field": place, "message": f"is the mask {MASK}, not a secret: send the secret itself (no stored "
+              "secret matches it: another auth method or a new header)"} for place in mask_places(config)]  # fmt: skip
+    if masks:
+        raise ValidationError.for_details(masks)
     known = variables
     if known is None:
         known = variable_store.all_of(spec.applicationId) if params.references(config) else ()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from chalicelib.store import jobs as job_store
 
 SECRET_TASK: dict[str, Any] = {
@@ -41,6 +43,26 @@ def test_sending_the_mask_back_keeps_the_stored_secret(api):
     stored = job_store.get(job["id"]).task_config
     assert stored["auth"]["key"] == "k-secret"
     assert stored["headers"] == {**SECRET_TASK["headers"], "X-Trace": "changed"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"auth": {"authMethod": "bearer", "token": "********"}}, "taskConfig.auth.token"),  # another method
+        ({"auth": {"authMethod": "basic", "username": "u", "password": "********"}}, "taskConfig.auth.password"),
+        ({"headers": {"X-New-Token": "********"}}, "taskConfig.headers.X-New-Token"),  # a header it did not have
+    ],
+)
+def test_the_mask_where_no_stored_secret_matches_is_refused_not_stored(api, change, field):
+    app = api.make_app()
+    keyed = {"endpoint": "https://api.example.com", "auth": SECRET_TASK["auth"], "headers": {"X-Trace": "keep"}}
+    job = api.make_job(app["id"], taskConfig=keyed)
+    answer = api.put(f"/_/scheduler/jobs/{job['id']}", {"taskConfig": change})
+    assert answer.status == 400 and answer.error_fields() == [field]
+    assert job_store.get(job["id"]).task_config["auth"]["key"] == "k-secret"  # unchanged
+    created = api.post("/_/scheduler/jobs", {"applicationId": app["id"], "name": "masked", "pattern": "0 0 * * *",
+                                             "taskConfig": {"url": "https://api.example.com/", **change}})  # fmt: skip
+    assert created.status == 400 and created.error_fields() == [field]
 
 
 def test_a_new_secret_replaces_the_old(api):
