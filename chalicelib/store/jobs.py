@@ -205,17 +205,35 @@ def list_for_applications(
 # --- API writes ----------------------------------------------------------------------------------------------
 
 
+CONFLICT_RETRIES = (0.05, 0.2, 0.5)  # seconds: concurrent creates meet on the application's shared job counts
+
+
+def _conflict_only(exc: TransactWriteError) -> bool:
+    """Cancelled because another transaction touched an item at the same time (the shared counters), not because a
+    condition failed: worth trying again."""
+    codes = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+    return bool(codes) and codes <= {"TransactionConflict"}
+
+
 def create(job: Job, snapshot_content: dict[str, Any] | None) -> None:
-    """Store a new job with its name claim, snapshot and counts; NameTaken when the name is claimed."""
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(KeyModel(keys.job_name_key(job.application_id, job.name), ref=job.id),
-                    condition=KeyModel.key.does_not_exist())  # fmt: skip
-            tx.save(_item(job), condition=JobModel.id.does_not_exist())
-            _write_snapshot(tx, job, snapshot_content, None)
-            _add_counts(tx, job.application_id, 1, int(job.enabled))
-    except TransactWriteError as exc:
-        raise NameTaken(job.name) from exc
+    """Store a new job with its name claim, snapshot and counts; NameTaken when the name is claimed. A
+    transaction cancelled only by a concurrent one (two creates counting the same application) is tried again."""
+    for pause in (*CONFLICT_RETRIES, None):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(KeyModel(keys.job_name_key(job.application_id, job.name), ref=job.id),
+                        condition=KeyModel.key.does_not_exist())  # fmt: skip
+                tx.save(_item(job), condition=JobModel.id.does_not_exist())
+                _write_snapshot(tx, job, snapshot_content, None)
+                _add_counts(tx, job.application_id, 1, int(job.enabled))
+            return
+        except TransactWriteError as exc:
+            if pause is not None and _conflict_only(exc):
+                time.sleep(pause)
+                continue
+            if _conflict_only(exc):
+                raise
+            raise NameTaken(job.name) from exc
 
 
 def replace(job: Job, old: Job, snapshot_content: dict[str, Any] | None) -> None:

@@ -152,3 +152,28 @@ def test_complete_marks_a_stored_job_only(aws):
     assert store.due(store.due_shard(job.id), SLOT + 10**12) == []  # a completed job is not due
     assert store.complete(job.id + 1_000, SLOT) is False
     assert store.get(job.id + 1_000) is None  # nothing was created
+
+
+def test_a_create_cancelled_by_a_concurrent_transaction_is_tried_again_not_a_name_conflict(aws, monkeypatch):
+    """On AWS two creates in one application meet on its job counters: DynamoDB cancels one with
+    TransactionConflict (no condition failed). That is tried again, never answered as a taken name."""
+    from pynamodb import transactions
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    real_commit, calls = transactions.TransactWrite._commit, []
+
+    def conflict_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            reasons = [None, CancellationReason("TransactionConflict")]
+            error = {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}
+            cause = VerboseClientError(error, "TransactWriteItems", cancellation_reasons=reasons)
+            raise TransactWriteError("cancelled", cause=cause)
+        return real_commit(self)
+
+    monkeypatch.setattr(transactions.TransactWrite, "_commit", conflict_once)
+    spec = JobSpec.model_validate({"applicationId": APP, "name": "raced", "pattern": "0 2 * * *",
+                                   "taskConfig": {"endpoint": "https://api.example.com"}})  # fmt: skip
+    job = Job(id=keys.allocate_ids("job"), spec=spec, version=1, created_at=1, updated_at=1, next_run_at=SLOT)
+    store.create(job, None)
+    assert len(calls) == 2 and store.get(job.id) is not None
