@@ -35,3 +35,13 @@ def test_refs_answers_only_the_keys_that_exist(aws):
     keys.put("counter-like", {"x": 1}, ttl_seconds=60)  # a key without a ref
     asked = [keys.job_name_key(1, "a"), keys.job_name_key(1, "a"), keys.job_name_key(2, "a"), "counter-like"]
     assert keys.refs(asked) == {keys.job_name_key(1, "a"): 42}
+
+
+def test_ids_allocated_at_the_same_time_are_all_different(aws):
+    """DynamoDB's ADD is atomic and returns the counter as that write left it; the embedded AWS of `make run` and
+    the tests must too (it once handed two concurrent creates the same id)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda _: keys.allocate_ids("race"), range(400)))
+    assert sorted(ids) == list(range(1, 401))
