@@ -21,6 +21,7 @@ changed concurrently through the API is reported as `skip-changed` and not overw
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,30 +77,32 @@ class Report:
         }
 
 
+def _lifecycle(created_by: str | None, updated_by: str | None, in_files: bool, same: Callable[[], bool],
+               scope: str, gone: str) -> tuple[str, str]:  # fmt: skip
+    """The table's rows for something stored (a job or a variable): whether it is still in the files, and
+    whether the files say the same as the store."""
+    if not in_files:
+        owned = created_by == scope and updated_by == scope
+        return ("delete", gone) if owned else ("leave", f"owned by {updated_by}")
+    if created_by != scope:
+        return "skip-foreign", f"created by {created_by}"
+    if updated_by != scope:
+        return "skip-modified", f"manually modified by {updated_by}"
+    return ("unchanged", "") if same() else ("update", "")
+
+
 def _decide(job: Job | None, spec: JobSpec | None, scope: str) -> tuple[str, str]:
     if job is None:
         return "create", ""
-    if spec is None:
-        owned = job.created_by == scope and job.updated_by == scope
-        return ("delete", "no longer in jobs.json") if owned else ("leave", f"owned by {job.updated_by}")
-    if job.created_by != scope:
-        return "skip-foreign", f"created by {job.created_by}"
-    if job.updated_by != scope:
-        return "skip-modified", f"manually modified by {job.updated_by}"
-    return ("unchanged", "") if job_service.spec_matches(job, spec) else ("update", "")
+    same = lambda: spec is not None and job_service.spec_matches(job, spec)  # noqa: E731
+    return _lifecycle(job.created_by, job.updated_by, spec is not None, same, scope, "no longer in jobs.json")
 
 
 def _decide_variable(stored: Variable | None, wanted: tuple[str, bool] | None, scope: str) -> tuple[str, str]:
     if stored is None:
         return ("create", "secret" if wanted and wanted[1] else "") if wanted else ("leave", "")
-    if wanted is None:
-        owned = stored.created_by == scope and stored.updated_by == scope
-        return ("delete", "no longer in the files") if owned else ("leave", f"owned by {stored.updated_by}")
-    if stored.created_by != scope:
-        return "skip-foreign", f"created by {stored.created_by}"
-    if stored.updated_by != scope:
-        return "skip-modified", f"manually modified by {stored.updated_by}"
-    return ("unchanged", "") if (stored.value, stored.secret) == wanted else ("update", "")
+    same = lambda: (stored.value, stored.secret) == wanted  # noqa: E731
+    return _lifecycle(stored.created_by, stored.updated_by, wanted is not None, same, scope, "no longer in the files")
 
 
 class Sync:
