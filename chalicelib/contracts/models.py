@@ -396,7 +396,8 @@ class Job(Lax):
 
 # --- variables ----------------------------------------------------------------------------------
 
-VARIABLE_NAME = r"^[A-Z][A-Z0-9_]{0,63}$"
+VARIABLE_FORM = r"[A-Z][A-Z0-9_]{0,63}"  # a variable's name, as `${NAME}` and in paths
+VARIABLE_NAME = rf"^{VARIABLE_FORM}$"
 
 
 class VariableInput(Strict):

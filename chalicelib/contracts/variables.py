@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from chalicelib.contracts.base import Example, Operation, Scenario, define
-from chalicelib.contracts.models import Variable, VariableInput
+from chalicelib.contracts.models import VARIABLE_FORM, VARIABLE_NAME, Variable, VariableInput
 
 TAGS = ("scheduler", "variable")
 ONE = "/_/scheduler/applications/{id}/variables/{name}"
+NAME = {"name": VARIABLE_FORM}
 CONTEXT = (
-    "Members of the application and admins; other tenants get 404. Names match ^[A-Z][A-Z0-9_]{0,63}$; "
+    f"Members of the application and admins; other tenants get 404. Names match {VARIABLE_NAME}; "
     "GATEWAY_URL, JOB_NAME and APPLICATION are built in and read-only."
 )
 
@@ -19,7 +20,7 @@ PUT = define(
         kind="command",
         method="PUT",
         path=ONE,
-        path_patterns={"name": r"[A-Z][A-Z0-9_]{0,63}"},
+        path_patterns=NAME,
         description="Create or replace a variable of the application.",
         goal="Keep a host, a key or any value out of the job, so one jobs.json serves every environment.",
         context=CONTEXT + " The next run of every job that uses it sees the new value.",
@@ -91,7 +92,7 @@ GET = define(
         kind="query",
         method="GET",
         path=ONE,
-        path_patterns={"name": r"[A-Z][A-Z0-9_]{0,63}"},
+        path_patterns=NAME,
         description="One variable, its value masked when secret.",
         goal="Check a value before a run uses it.",
         context=CONTEXT,
@@ -117,7 +118,7 @@ DELETE = define(
         kind="command",
         method="DELETE",
         path=ONE,
-        path_patterns={"name": r"[A-Z][A-Z0-9_]{0,63}"},
+        path_patterns=NAME,
         description="Delete a variable no job uses.",
         goal="Retire a value without breaking a job.",
         context=CONTEXT + " A variable still used by a job is a 409 naming the jobs.",

@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.clock import from_ms
+from chalicelib.contracts.models import VARIABLE_FORM
 
 PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 EXPRESSION = re.compile(r"^T(?:([+-])(\d{1,4}))?:(.+)$")
 TOKENS = re.compile(r"YYYY|MM|DD|HH|mm|ss|[-:T/._ ]")
 STRFTIME = {"YYYY": "%Y", "MM": "%m", "DD": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
-VARIABLE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+VARIABLE = re.compile(VARIABLE_FORM)
 BUILT_INS = ("GATEWAY_URL", "JOB_NAME", "APPLICATION")
 FIELDS = ("endpoint", "path", "url", "body", "headers", "auth")
 
