@@ -7,6 +7,7 @@ session, …) or because its job lists it in `taskConfig.secretHeaders`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.contracts.headers import is_credential
@@ -84,10 +85,14 @@ def secret_forms(config: dict[str, Any], sent_headers: dict[str, str]) -> list[s
     cannot know which are harmless; the auth header included) and every auth field, each also in the escaped
     forms `repr` shows, longest first."""
     auth = config.get("auth") or {}
-    values = [
+    return forms_of([
         *sent_headers.values(),
         *(str(auth[name]) for name in (*AUTH_SECRET_FIELDS, "username") if auth.get(name)),
-    ]
+    ])  # fmt: skip
+
+
+def forms_of(values: Iterable[str]) -> list[str]:
+    """Each value and the escaped forms `repr` shows of it, longest first (what a message may quote)."""
     forms: set[str] = set()
     for value in values:
         forms.add(value)
@@ -103,7 +108,8 @@ def scrub_all(value: Any, secrets: list[str]) -> Any:
         return value
     if isinstance(value, str):
         for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, MASK)
+            if secret:  # an empty value would mask between every character
+                value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
         return {scrub_all(key, secrets): scrub_all(item, secrets) for key, item in value.items()}
@@ -114,6 +120,5 @@ def scrub_all(value: Any, secrets: list[str]) -> Any:
 
 def scrub(message: str, secrets: list[str]) -> str:
     """`message` with every secret value replaced by the mask, at most MAX_ERROR_MESSAGE characters."""
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return message[:MAX_ERROR_MESSAGE]
+    masked: str = scrub_all(message, secrets)
+    return masked[:MAX_ERROR_MESSAGE]

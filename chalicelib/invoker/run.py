@@ -32,7 +32,7 @@ from chalicelib.contracts.models import AUTH_HEADER, MASK, RetryPolicy
 from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.invoker import guard, http, params
 from chalicelib.invoker.outcome import run_ended, run_started, skipped
-from chalicelib.masking import credential_headers, scrub, scrub_all, secret_forms
+from chalicelib.masking import credential_headers, forms_of, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
 from chalicelib.queue import RunMessage, ShardMessage, decode, delay_for, send
@@ -96,7 +96,7 @@ def perform(job: Job, slot: int, resolver: guard.Resolver | None = None) -> Outc
     secrets = secret_forms(job.task_config, {})
     try:
         variables = _variables(job)
-        secrets = secret_forms({}, variables.secret) + secrets
+        secrets = forms_of(variables.secret.values()) + secrets
         outcome, sent = _perform(job, slot, resolver, variables)
         secrets = secret_forms(job.task_config, sent) + secrets
     except Exception as exc:  # noqa: BLE001 - a run must finish; the cause is logged without its message
@@ -139,13 +139,6 @@ def _variables(job: Job) -> Variables:
     return Variables({**values, **built_in}, {**shown, **built_in})
 
 
-def _masked(text: str, secrets: dict[str, str]) -> str:
-    for value in sorted(secrets.values(), key=len, reverse=True):
-        if value:
-            text = text.replace(value, MASK)
-    return text
-
-
 def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
              variables: Variables) -> tuple[Outcome, dict[str, str]]:  # fmt: skip
     try:
@@ -162,13 +155,13 @@ def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
     try:
         url, _ = guard.compose(config)
     except guard.UrlRefused as exc:
-        reason = _masked(exc.reason, variables.secret)
+        reason = scrub_all(exc.reason, list(variables.secret.values()))
         return Outcome("failed", error={"code": "URL_NOT_ALLOWED", "message": reason}, resolved=resolved), headers
     method = config.get("method", "GET")
     request = http.Request(method=method, url=url, headers=headers, body=config.get("body"),
                            timeout_ms=int(config.get("timeout", 30_000)),
                            credential_headers=credential_headers(config))  # fmt: skip
-    sent = {"method": method, "url": _masked(url, variables.secret)}
+    sent = {"method": method, "url": scrub_all(url, list(variables.secret.values()))}
     called = now_ms()
     try:
         response = http.call(request, resolver=resolver)
