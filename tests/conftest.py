@@ -4,7 +4,9 @@ and a real local HTTP server as a call target."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -708,3 +710,16 @@ def write_units(aws: None, monkeypatch: pytest.MonkeyPatch) -> WriteUnits:
         botocore.client.BaseClient, "_make_api_call", meter.wrap(botocore.client.BaseClient._make_api_call)
     )
     return meter
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every structured log line written while the test runs, parsed (the Powertools logger's own format)."""
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    logger._logger.removeHandler(handler)

@@ -3,15 +3,12 @@ values written once and never shown again (responses, run records, events, error
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.observability import logger
 from chalicelib.store import variables as variable_store
 from tests.conftest import ONE_ATTEMPT, YEARLY
 
@@ -186,16 +183,6 @@ def test_built_ins_resolve_to_the_gateway_the_job_and_the_application(api, engin
 
 
 # --- secret values, everywhere a run leaves a trace -----------------------------------------------------------
-
-
-@pytest.fixture
-def log_lines():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger._logger.addHandler(handler)
-    yield stream.getvalue
-    logger._logger.removeHandler(handler)
 
 
 def test_a_secret_variable_reaches_the_target_and_nothing_else(api, engine, target, app_id, bus_queue, log_lines):

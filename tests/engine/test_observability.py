@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 
-import pytest
-
-from chalicelib.observability import logger
 from tests.conftest import ONE_ATTEMPT, YEARLY
 
 SECRETS = ("tok-secret-1", "hdr-secret-2", "pw-secret-3")
-
-
-@pytest.fixture
-def log_lines():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger._logger.addHandler(handler)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    logger._logger.removeHandler(handler)
 
 
 def secret_job(api, target, path="/echo"):
