@@ -17,6 +17,7 @@ from typing import Any
 EXECUTION_EVENT_KINDS = frozenset({"started", "succeeded", "failed"})
 DEFAULT_EXECUTION_EVENTS = frozenset({"succeeded", "failed"})  # one event a run: its outcome
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default, dev stage only
+DEV_SIGNING_MASTER_KEY = "dev-only-signing-master-key-change-me-0123456789"  # dev stage only, like JWT
 MIN_JWT_SECRET_BYTES = 32
 DEV_PREFIX = "scheduler-dev"  # the dev stage's resource names (.chalice/config.json, `make run`)
 
@@ -87,6 +88,10 @@ class Settings:
     event_bus_name: str = env("EVENT_BUS_NAME", f"{DEV_PREFIX}-events")
     jwt_secret: str | None = env("JWT_SECRET", None)  # the dev default in the dev stage only (see get_settings)
     jwt_jwks_url: str | None = env("JWT_JWKS_URL", None)
+    # Signing keys are encrypted with a per-application data key, itself wrapped by this KMS key (AWS: the
+    # template's SigningKeysKey) or, without one, by SIGNING_MASTER_KEY (the dev stage has a documented default).
+    signing_kms_key_id: str | None = env("SIGNING_KMS_KEY_ID", None)
+    signing_master_key: str | None = env("SIGNING_MASTER_KEY", None)
     jwt_issuer: str | None = env("JWT_ISSUER", None)
     jwt_audience: str | None = env("JWT_AUDIENCE", None)
     port: int = env("PORT", 8000, integer(1, 65535))  # make run: the API
@@ -139,7 +144,12 @@ def get_settings() -> Settings:
     settings = Settings(**values)
     gateway = settings.gateway_url or f"http://127.0.0.1:{settings.port}"
     return Settings(
-        **{**values, "gateway_url": gateway, "jwt_secret": _jwt_secret(settings.stage, settings.jwt_secret)}
+        **{
+            **values,
+            "gateway_url": gateway,
+            "jwt_secret": _jwt_secret(settings.stage, settings.jwt_secret),
+            "signing_master_key": _master_key(settings.stage, settings.signing_master_key),
+        }
     )
 
 
@@ -150,6 +160,15 @@ def _jwt_secret(stage: str, value: str | None) -> str | None:
         return DEV_JWT_SECRET if stage == "dev" else None
     if stage != "dev" and len(value.encode()) < MIN_JWT_SECRET_BYTES:
         raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes outside the dev stage")
+    return value
+
+
+def _master_key(stage: str, value: str | None) -> str | None:
+    """SIGNING_MASTER_KEY: like JWT_SECRET, a documented default in the dev stage only, and long enough elsewhere."""
+    if not value:
+        return DEV_SIGNING_MASTER_KEY if stage == "dev" else None
+    if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SettingsError(f"SIGNING_MASTER_KEY must be at least {MIN_JWT_SECRET_BYTES} bytes")
     return value
 
 

@@ -50,6 +50,7 @@ from chalicelib.local.moto_sqs import make_sqs_fast
 from chalicelib.settings import get_settings
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
+from chalicelib.store import signing_keys
 from chalicelib.store.models import JobModel, reset_connections
 from chalicelib.store.records import Execution
 
@@ -68,6 +69,7 @@ def reset_caches() -> None:
     reset_connections()
     events.reset()
     queue.reset()
+    signing_keys.reset()
 
 
 @pytest.fixture

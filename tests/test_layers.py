@@ -18,7 +18,7 @@ PACKAGE = ROOT / "chalicelib"
 
 # Lowest first. A unit is a top-level module of chalicelib or one of its packages.
 LAYERS: list[set[str]] = [
-    {"clock", "errors", "observability", "codes"},
+    {"clock", "errors", "observability", "codes", "signing"},
     {"settings", "ids", "cron", "stage"},
     {"events", "queue", "auth"},
     {"contracts"},  # what clients send and get: shared types, no behaviour of the engine

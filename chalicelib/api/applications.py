@@ -16,9 +16,10 @@ bp = Blueprint(__name__)
 
 @bind(bp, contract.CREATE)
 def create(call: Call) -> Reply:
-    app = service.create(call.user, call.body)
+    app, first_key = service.create(call.user, call.body)
     location = contract.GET.url(get_settings().gateway_url, id=app.id)
-    return Reply(service.to_api(app), headers={"Location": location})
+    signing_key = {"id": first_key.key.id, "type": first_key.key.type, "secret": first_key.shown}
+    return Reply({**service.to_api(app), "signingKey": signing_key}, headers={"Location": location})
 
 
 @bind(bp, contract.LIST)

@@ -118,7 +118,7 @@ class Sync:
         if self.report.dry_run:
             return None
         try:
-            app = app_store.create(files.name, files.display_name, scope)
+            app, _ = app_store.create(files.name, files.display_name, scope)  # its owner creates a key to learn one
         except app_store.NameTaken:
             app = app_store.find_by_name(files.name)
         self.report.writes += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.contracts.base import Example, Operation, Policy, Scenario, define
-from chalicelib.contracts.models import Application, ApplicationCreate, ApplicationListQuery
+from chalicelib.contracts.models import Application, ApplicationCreate, ApplicationCreated, ApplicationListQuery
 
 TAGS = ("scheduler", "application")
 
@@ -16,9 +16,10 @@ CREATE = define(
         path="/_/scheduler/applications",
         description="Create an application (a tenant that owns jobs).",
         goal="Give a team a namespace for its jobs.",
-        context="Admin only. Names are unique slugs; a second create of the same name is a conflict.",
+        context="Admin only. Names are unique slugs; a second create of the same name is a conflict. The answer "
+        "carries the application's first signing key with its `whsec_…` secret, shown this once.",
         input=ApplicationCreate,
-        output=Application,
+        output=ApplicationCreated,
         status=201,
         policy=Policy(auth="admin"),
         tags=TAGS,
@@ -32,7 +33,7 @@ CREATE = define(
             Example(
                 key="create-billing",
                 input={"name": "billing", "displayName": "Billing"},
-                output={"name": "billing", "displayName": "Billing"},
+                output={"name": "billing", "displayName": "Billing", "signingKey": {"type": "hmac"}},
                 status=201,
             ),
             Example(

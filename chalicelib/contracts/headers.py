@@ -11,12 +11,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chalicelib import signing
+
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # RFC 9110 token; always used with fullmatch
 HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
 TOKEN68 = re.compile(r"[\x21-\x7e]+")  # a bearer token: visible ASCII, no spaces
 MAX_VALUE = 8192
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade",
                                "keep-alive", "proxy-connection", "trailer", "expect"})  # fmt: skip
+# The run's identity, on every request so a target can deduplicate and log; with the `webhook-*` signature headers
+# they are the scheduler's to set, never a job's.
+JOB_ID_HEADER, EXECUTION_ID_HEADER = "X-Scheduler-Job-Id", "X-Scheduler-Execution-Id"
+SCHEDULED_FOR_HEADER, ATTEMPT_HEADER = "X-Scheduler-Scheduled-For", "X-Scheduler-Attempt"
+RUN_HEADERS = (JOB_ID_HEADER, EXECUTION_ID_HEADER, SCHEDULED_FOR_HEADER, ATTEMPT_HEADER)
+RESERVED_HEADERS = frozenset(name.lower() for name in (*RUN_HEADERS, *signing.HEADERS))
 # Any header whose name contains one of these carries a credential: masked on the way out, never sent to another
 # origin on a redirect, dropped when a job's target moves to another origin.
 CREDENTIAL_NAME = re.compile(
@@ -31,6 +39,8 @@ def name_problem(name: str) -> str | None:
         return "is not a valid header name (letters, digits and !#$%&'*+.^_`|~- only)"
     if name.lower() in FORBIDDEN_HEADERS:
         return "is set by the scheduler and cannot be configured"
+    if name.lower() in RESERVED_HEADERS:
+        return "is set by the scheduler on every request (the run's identity or its signature) and cannot be configured"
     return None
 
 

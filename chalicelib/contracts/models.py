@@ -88,6 +88,50 @@ class Application(Lax):
     displayName: str
 
 
+class FirstSigningKey(Lax):
+    """The application's first signing key, shown once, in the answer that created the application."""
+
+    id: str
+    type: Literal["hmac"]
+    secret: str = Field(description="`whsec_…`: shown this once; create another key to learn a new one.")
+
+
+class ApplicationCreated(Application):
+    signingKey: FirstSigningKey
+
+
+# --- signing keys -------------------------------------------------------------------------------
+
+KEY_ID_FORM = "key_[0-9a-f]{16}"
+SigningKeyType = Literal["hmac", "ed25519"]
+
+
+class SigningKeyCreate(Strict):
+    type: SigningKeyType = Field(
+        default="hmac",
+        description="`hmac`: a shared `whsec_…` secret (signatures `v1,…`); `ed25519`: a key pair whose public key "
+        "targets fetch (signatures `v1a,…`), the private key never leaving the server.",
+    )
+    expiresAt: IsoDateTime | None = Field(default=None, description="It stops signing then; null: never.")
+
+
+class SigningKey(Lax):
+    id: str
+    type: SigningKeyType
+    createdAt: str
+    expiresAt: str | None
+    publicKey: str | None = Field(default=None, description="ed25519 only: `whpk_` + base64 of the 32-byte key.")
+
+
+class SigningKeyCreated(SigningKey):
+    secret: str | None = Field(default=None, description="hmac only: `whsec_…`, shown this once.")
+
+
+class PublicKey(Lax):
+    id: str
+    publicKey: str
+
+
 # --- task configuration -------------------------------------------------------------------------
 
 
@@ -174,6 +218,42 @@ def auth_header_name(auth: dict[str, Any] | None) -> str | None:
     return str(auth["headerName"]) if auth.get("authMethod") == "apiKey" else AUTH_HEADER
 
 
+StatusClass = Literal["1xx", "2xx", "3xx", "4xx", "5xx"]
+StatusMatch = Annotated[int, Field(ge=100, le=599)] | StatusClass
+JSON_POINTER = r"^(/([^~/]|~[01])*)*$"  # RFC 6901
+MAX_EXPECTED_JSON = 1024
+
+
+def _expected_value(value: Any, info: ValidationInfo) -> Any:
+    if not _stored(info):
+        json_values.check(value)
+        if len(json_values.dumps(value)) > MAX_EXPECTED_JSON:
+            raise ValueError(f"must be at most {MAX_EXPECTED_JSON} characters as JSON")
+    return value
+
+
+class JsonExpectation(Strict):
+    pointer: Annotated[str, Field(max_length=1024, pattern=JSON_POINTER, description="RFC 6901, e.g. `/status`")]
+    equals: Annotated[Any, AfterValidator(_expected_value)] = Field(
+        default=None, description="The JSON value it must equal (null when omitted)."
+    )
+
+
+class Expect(Strict):
+    """What a good answer is; an answer that misses any criterion fails the run with UNEXPECTED_RESPONSE."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, serialize_by_alias=True)
+
+    status: Annotated[
+        list[StatusMatch] | None,
+        Field(min_length=1, max_length=50, description='Codes and classes (`"2xx"`); default `["2xx"]`.'),
+    ] = None
+    bodyContains: Annotated[
+        str | None, Field(min_length=1, max_length=256, description="A substring of the kept body excerpt.")
+    ] = None
+    json_: Annotated[JsonExpectation | None, Field(alias="json")] = None
+
+
 class TaskConfig(Strict):
     """Where and how to call. Either `endpoint` (+ `path`) or `url`; both may hold `${T…}` parameters."""
 
@@ -196,6 +276,11 @@ class TaskConfig(Strict):
     ] = None
     auth: TaskAuth | None = None
     timeout: Annotated[int, Field(ge=1000, le=900_000, description="Milliseconds")] = 30_000
+    sign: bool = Field(
+        default=True,
+        description="Sign every request with the application's keys (Standard Webhooks `webhook-*` headers).",
+    )
+    expect: Expect | None = None
 
     @model_validator(mode="after")
     def _target(self) -> TaskConfig:

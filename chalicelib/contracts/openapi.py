@@ -8,7 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.contracts import applications, cron, executions, jobs, session, system, variables  # noqa: F401
+from chalicelib.contracts import (  # noqa: F401
+    applications,
+    cron,
+    executions,
+    jobs,
+    session,
+    signing_keys,
+    system,
+    variables,
+)
 from chalicelib.contracts.base import REGISTRY, Operation
 from chalicelib.contracts.models import ErrorResponse
 

@@ -7,7 +7,9 @@ decoded), CALL_ERROR (anything else), and HTTP_<status> for a non-2xx answer (de
 exception leaves `call` but CallFailed, and no CallFailed message quotes a header value.
 
 On a redirect to another origin (scheme, host or port) every credential header is dropped: whatever the job's
-`auth` adds, every header the masking rules treat as secret, Cookie and Proxy-Authorization.
+`auth` adds, every header the masking rules treat as secret, Cookie and Proxy-Authorization, and the request's
+signature (another origin could replay it to the target within its tolerance). A hop to the same origin is signed
+again over what it sends (a 303 sends no body).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib import signing
 from chalicelib.contracts import json_values
 from chalicelib.contracts.headers import is_credential
 from chalicelib.invoker import guard
@@ -70,6 +73,17 @@ class Request:
     body: Any
     timeout_ms: int
     credential_headers: frozenset[str] = frozenset({"authorization", "proxy-authorization", "cookie"})
+    message_id: str | None = None  # the run's identity, signed by each of `signers` (Standard Webhooks)
+    signers: tuple[signing.Signer, ...] = ()
+
+
+def _sign(outgoing: httpx.Request, request: Request) -> None:
+    """The `webhook-*` headers over exactly what this hop sends, timestamped now."""
+    if request.message_id is None or not request.signers:
+        return
+    signed = signing.headers(request.message_id, int(time.time()), outgoing.read(), list(request.signers))
+    for name, value in signed.items():
+        outgoing.headers[name] = value
 
 
 def _read(response: httpx.Response, deadline: float) -> Response:
@@ -153,6 +167,7 @@ def _call(request: Request, resolver: guard.Resolver | None, verify: ssl.SSLCont
         # one would leave it with an exception that is not ours to classify.
         with PinnedTransport(resolver=resolver, verify=verify) as transport:
             outgoing = httpx.Request(request.method, request.url, headers=headers, content=content, extensions=timeout)
+            _sign(outgoing, request)
             for hop in range(MAX_REDIRECTS + 1):
                 response = transport.handle_request(outgoing)
                 response.request = outgoing
@@ -162,6 +177,8 @@ def _call(request: Request, resolver: guard.Resolver | None, verify: ssl.SSLCont
                             raise CallFailed("TOO_MANY_REDIRECTS", f"more than {MAX_REDIRECTS} redirects")
                         outgoing = _next_hop(outgoing, response, request.credential_headers)
                         outgoing.extensions = timeout
+                        if signing.SIGNATURE_HEADER in outgoing.headers:  # the same origin: sign what it sends
+                            _sign(outgoing, request)
                         continue
                     return _read(response, deadline)
                 finally:

@@ -28,19 +28,28 @@ from typing import Any
 from chalicelib import cron, queue
 from chalicelib.clock import iso, now_ms
 from chalicelib.codes import Ended, Handled
+from chalicelib.contracts.headers import (
+    ATTEMPT_HEADER,
+    EXECUTION_ID_HEADER,
+    JOB_ID_HEADER,
+    RESERVED_HEADERS,
+    SCHEDULED_FOR_HEADER,
+)
 from chalicelib.contracts.models import AUTH_HEADER, MASK, RetryPolicy
 from chalicelib.cron import MISFIRE_GRACE_MS
-from chalicelib.invoker import guard, http, params
+from chalicelib.invoker import expect, guard, http, params
 from chalicelib.invoker.outcome import run_ended, run_started, skipped
 from chalicelib.masking import credential_headers, forms_of, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
 from chalicelib.queue import RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
+from chalicelib.signing import Signer
 from chalicelib.store import applications as app_store
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
 from chalicelib.store import jobs as job_store
+from chalicelib.store import signing_keys as key_store
 from chalicelib.store import variables as variable_store
 from chalicelib.store.records import Execution, Job
 from chalicelib.views import job_snapshot, resolved_values, run_snapshot
@@ -89,15 +98,15 @@ def _auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
 # --- the call ----------------------------------------------------------------------------------------------
 
 
-def perform(job: Job, slot: int, resolver: guard.Resolver | None = None) -> Outcome:
-    """Resolve parameters at the slot's time, guard the URL, make the call, classify the answer. Never raises:
-    whatever the job holds or the target sends, the run ends with a code, and no error message carries a header
-    value, token, password, key or secret variable."""
+def perform(job: Job, execution: Execution, resolver: guard.Resolver | None = None) -> Outcome:
+    """Resolve parameters at the slot's time, guard the URL, make the call (signed, with the run's identity),
+    classify the answer. Never raises: whatever the job holds or the target sends, the run ends with a code, and no
+    error message carries a header value, token, password, key or secret variable."""
     secrets = secret_forms(job.task_config, {})
     try:
         variables = _variables(job)
         secrets = forms_of(variables.secret.values()) + secrets
-        outcome, sent = _perform(job, slot, resolver, variables)
+        outcome, sent = _perform(job, execution, resolver, variables)
         secrets = secret_forms(job.task_config, sent) + secrets
     except Exception as exc:  # noqa: BLE001 - a run must finish; the cause is logged without its message
         log.error("run could not be performed", extra={"exception": type(exc).__name__})
@@ -139,8 +148,24 @@ def _variables(job: Job) -> Variables:
     return Variables({**values, **built_in}, {**shown, **built_in})
 
 
-def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
+def identity(job: Job, execution: Execution) -> dict[str, str]:
+    """The run's identity headers: the same job, execution and slot on every attempt, and the attempt's number."""
+    return {JOB_ID_HEADER: str(job.id), EXECUTION_ID_HEADER: str(execution.id),
+            SCHEDULED_FOR_HEADER: iso(execution.slot) or "", ATTEMPT_HEADER: str(execution.attempt)}  # fmt: skip
+
+
+def _signers(job: Job, config: dict[str, Any]) -> tuple[Signer, ...]:
+    """The application's active keys (read on every run: a key created or retired counts from the next request);
+    none when the job opted out with `sign: false`."""
+    if config.get("sign") is False:
+        return ()
+    now = now_ms()
+    return tuple(key_store.ensure(job.application_id, now).signers(now))
+
+
+def _perform(job: Job, execution: Execution, resolver: guard.Resolver | None,
              variables: Variables) -> tuple[Outcome, dict[str, str]]:  # fmt: skip
+    slot = execution.slot
     try:
         config = params.resolve_task_config(job.task_config, slot, job.timezone, variables.values)
         # The record keeps `${NAME}` as written (the time parameters resolved): values show in the request's URL
@@ -158,9 +183,11 @@ def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
         reason = scrub_all(exc.reason, list(variables.secret.values()))
         return Outcome("failed", error={"code": "URL_NOT_ALLOWED", "message": reason}, resolved=resolved), headers
     method = config.get("method", "GET")
-    request = http.Request(method=method, url=url, headers=headers, body=config.get("body"),
-                           timeout_ms=int(config.get("timeout", 30_000)),
-                           credential_headers=credential_headers(config))  # fmt: skip
+    own = {name: value for name, value in headers.items() if name.lower() not in RESERVED_HEADERS}
+    request = http.Request(method=method, url=url, headers={**own, **identity(job, execution)},
+                           body=config.get("body"), timeout_ms=int(config.get("timeout", 30_000)),
+                           credential_headers=credential_headers(config), message_id=f"run_{execution.id}",
+                           signers=_signers(job, config))  # fmt: skip
     sent = {"method": method, "url": scrub_all(url, list(variables.secret.values()))}
     called = now_ms()
     try:
@@ -171,7 +198,14 @@ def _perform(job: Job, slot: int, resolver: guard.Resolver | None,
     # What the target sends back is kept, but not a credential it echoes: secret variables, credential headers
     credentials = [value for name, value in headers.items() if name.lower() in request.credential_headers]
     kept = [value for value in (*variables.secret.values(), *credentials) if len(value) >= MIN_SCRUBBED]
-    result = scrub_all(response.as_result(get_settings().result_body_bytes), kept)
+    limit = get_settings().result_body_bytes
+    result = scrub_all(response.as_result(limit), kept)
+    if config.get("expect") is not None:
+        why = expect.miss(config["expect"], response, limit)
+        if why is None:
+            return Outcome("succeeded", result=result, request=sent, resolved=resolved, called_at=called), headers
+        error = {"code": "UNEXPECTED_RESPONSE", "message": why}
+        return Outcome("failed", result=result, error=error, request=sent, resolved=resolved, called_at=called), headers
     if 200 <= response.status < 300:
         return Outcome("succeeded", result=result, request=sent, resolved=resolved, called_at=called), headers
     error = {"code": f"HTTP_{response.status}", "message": f"the target answered HTTP {response.status}"}
@@ -364,7 +398,7 @@ def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) ->
     _wait_for(execution.slot)
     if execution.attempt == 1:
         run_started(execution, job)
-    outcome = perform(job, execution.slot, resolver)
+    outcome = perform(job, execution, resolver)
     called = outcome.called_at or execution.attempt_started_at
     attempts = [*execution.attempts, {"at": iso(called), "error": outcome.error}]
     if _retry(job, execution, outcome, attempts):
@@ -387,9 +421,12 @@ def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) ->
 # --- retries ---------------------------------------------------------------------------------------------------
 
 
-def retryable(error: dict[str, str] | None) -> bool:
-    """Timeouts, connection errors, 429 and 5xx; never other 4xx, URL_NOT_ALLOWED or PARAM_ERROR."""
+def retryable(error: dict[str, str] | None, status: int | None = None) -> bool:
+    """Timeouts, connection errors, 429 and 5xx (an answer that missed the job's `expect` too, by its status);
+    never other 4xx, URL_NOT_ALLOWED or PARAM_ERROR."""
     code = (error or {}).get("code", "")
+    if code == "UNEXPECTED_RESPONSE":
+        return status is not None and (status == 429 or 500 <= status <= 599)
     return code in RETRYABLE_CODES or code == "HTTP_429" or (code.startswith("HTTP_5") and len(code) == 8)
 
 
@@ -419,7 +456,8 @@ def _seconds(retry_after: str) -> float | None:
 def _retry(job: Job, execution: Execution, outcome: Outcome, attempts: list[dict[str, Any]]) -> bool:
     """Hand a retryable failure back to the queue with a delay; True when a retry is on its way."""
     policy = RetryPolicy.model_validate(job.spec.retryPolicy)
-    if outcome.status != "failed" or not retryable(outcome.error) or execution.attempt >= policy.maxAttempts:
+    status = (outcome.result or {}).get("status")
+    if outcome.status != "failed" or not retryable(outcome.error, status) or execution.attempt >= policy.maxAttempts:
         return False
     retry_after = ((outcome.result or {}).get("headers") or {}).get("retry-after")
     delay = retry_delay(policy, execution.attempt, retry_after)

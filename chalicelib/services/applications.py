@@ -10,13 +10,15 @@ from chalicelib.errors import Conflict
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
 from chalicelib.store.records import Application
+from chalicelib.store.signing_keys import Created
 
 
 def to_api(app: Application) -> dict[str, Any]:
     return {"id": app.id, "name": app.name, "displayName": app.display_name}
 
 
-def create(caller: Caller, spec: ApplicationCreate) -> Application:
+def create(caller: Caller, spec: ApplicationCreate) -> tuple[Application, Created]:
+    """The application and its first signing key (its secret is shown once, in this answer)."""
     try:
         return app_store.create(spec.name, spec.displayName, caller.user)
     except app_store.NameTaken as exc:

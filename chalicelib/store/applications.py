@@ -6,7 +6,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.clock import now_ms
-from chalicelib.store import keys
+from chalicelib.store import keys, signing_keys
 from chalicelib.store.models import ApplicationModel, KeyModel, connection
 from chalicelib.store.records import Application
 
@@ -19,17 +19,21 @@ def _record(item: ApplicationModel) -> Application:
     return Application(int(item.id), item.name, item.displayName, int(item.createdAt), item.createdBy)
 
 
-def create(name: str, display_name: str, created_by: str | None) -> Application:
+def create(name: str, display_name: str, created_by: str | None) -> tuple[Application, signing_keys.Created]:
+    """The application, with its first signing key (whose secret its creator is shown once) in the same write."""
+    now = now_ms()
     app = ApplicationModel(
-        keys.allocate_ids("application"), name=name, displayName=display_name, createdAt=now_ms(), createdBy=created_by
+        keys.allocate_ids("application"), name=name, displayName=display_name, createdAt=now, createdBy=created_by
     )
+    signing, first_key = signing_keys.first_set(int(app.id), now, created_by)
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(KeyModel(keys.app_name_key(name), ref=app.id), condition=KeyModel.key.does_not_exist())
             tx.save(app, condition=ApplicationModel.id.does_not_exist())
+            tx.save(signing.item(), condition=signing.condition())
     except TransactWriteError as exc:
         raise NameTaken(name) from exc
-    return _record(app)
+    return _record(app), first_key
 
 
 def get(application_id: int) -> Application | None:

@@ -6,9 +6,12 @@ APPS = "/_/scheduler/applications"
 def test_create_answers_201_with_location(api):
     answer = api.post(APPS, {"name": "billing", "displayName": "Billing"})
     assert answer.status == 201
-    assert answer.json == {"id": answer.json["id"], "name": "billing", "displayName": "Billing"}
-    assert answer.headers["location"].endswith(f"{APPS}/{answer.json['id']}")
-    assert api.get(f"{APPS}/{answer.json['id']}").json == answer.json
+    created = answer.json
+    key = created.pop("signingKey")  # the first signing key, its secret shown this once
+    assert created == {"id": created["id"], "name": "billing", "displayName": "Billing"}
+    assert key["type"] == "hmac" and key["id"].startswith("key_") and key["secret"].startswith("whsec_")
+    assert answer.headers["location"].endswith(f"{APPS}/{created['id']}")
+    assert api.get(f"{APPS}/{created['id']}").json == created
 
 
 def test_second_create_of_a_name_conflicts(api):

@@ -30,7 +30,8 @@ def test_create_applies_defaults_and_answers_location_and_etag(api, app_id):
     assert answer.status == 201, answer.body
     job = answer.json
     assert job["taskType"] == "HttpInvokerTask"
-    assert job["taskConfig"] == {"endpoint": "https://api.example.com", "path": "/", "method": "GET", "timeout": 30000}
+    assert job["taskConfig"] == {"endpoint": "https://api.example.com", "path": "/", "method": "GET", "timeout": 30000,
+                                 "sign": True}  # fmt: skip
     assert job["timezone"] == "UTC" and job["enabled"] is True and job["status"] == "scheduled"
     assert job["createdBy"] == job["updatedBy"] == "admin"
     assert job["nextRunAt"].endswith("Z") and job["nextRunAt"][14:16] in {
@@ -177,7 +178,8 @@ def test_put_replaces_fields_and_merges_task_config(api, app_id):
     assert answer.status == 200, answer.body
     updated = answer.json
     assert updated["description"] == "new"
-    assert updated["taskConfig"] == {**TASK, "path": "/v2", "timeout": 5000, "method": "POST", "headers": {"X-A": "1"}}
+    assert updated["taskConfig"] == {**TASK, "path": "/v2", "timeout": 5000, "method": "POST", "headers": {"X-A": "1"},
+                                     "sign": True}  # fmt: skip
     assert updated["updatedAt"] >= job["updatedAt"] and answer.headers["etag"] == '"2"'
 
 

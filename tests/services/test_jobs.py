@@ -40,6 +40,8 @@ CHANGED_TASK: dict[str, Any] = {
     "secretHeaders": ["x-a"],
     "auth": {"authMethod": "bearer", "token": "t-1"},
     "timeout": 5000,
+    "sign": False,
+    "expect": {"status": [204]},
 }
 ONE_VALUE_ONLY = {"taskType"}  # a Literal of one value: no valid spec differs in it
 

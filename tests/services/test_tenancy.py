@@ -17,7 +17,7 @@ MISSING = 987_654
 
 @pytest.fixture
 def apps(aws):
-    return {name: app_store.create(name, name.title(), "admin").id for name in ("demo", "other")}
+    return {name: app_store.create(name, name.title(), "admin")[0].id for name in ("demo", "other")}
 
 
 def test_an_admin_sees_every_application_and_a_member_only_the_named_ones_that_exist(apps):
