@@ -250,7 +250,7 @@ def live(aws: None) -> Iterator[Live]:
 
 class Target:
     """A threaded HTTP server on 127.0.0.1 that records requests; behaviour is chosen by path:
-    /ok, /status/<code>, /flaky/<n>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset,
+    /ok, /status/<code>, /flaky/<n>, /slow/<ms>, /redirect?to=<url>, /loop, /big, /garbage, /reset, /mirror,
     /attack?to=<url> (a cross-site form post);
     anything else echoes."""
 
@@ -303,6 +303,8 @@ class Target:
                             '<input name=\'{"applicationId":1,"name":"csrf","pattern":"* * * * *","x":"\' value=\'"}\'>'
                             '</form><script>document.getElementById("f").submit()</script>')  # fmt: skip
                     return self._send(200, page.encode(), content_type="text/html")
+                if path == "/mirror":  # answers with what it was sent
+                    return self._send(200, body)
                 if path == "/garbage":
                     return self._send(200, b"\x00\xff{not json", content_type="application/json")
                 if path == "/reset":
