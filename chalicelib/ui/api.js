@@ -13,8 +13,11 @@ export class ApiError extends Error {
   }
 }
 
+// The API's full address of a path, as a target outside the browser would call it.
+export const address = (path) => new URL(BASE + path, location.origin);
+
 export async function call(method, path, { body, query } = {}) {
-  const url = new URL(BASE + path, location.origin);
+  const url = address(path);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }

@@ -3,6 +3,7 @@
 import { ApiError, del, get, post } from "./api.js";
 import { failure, go, h, mount } from "./dom.js";
 import { jobDetail, jobForm, jobList } from "./jobs.js";
+import { keyPage } from "./keys.js";
 import { applicationList, executionDetail, statsPage } from "./runs.js";
 import { variablePage } from "./variables.js";
 
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^\/executions\/(\d+)$/, (params, id) => executionDetail(Number(id))],
   [/^\/applications$/, applicationList],
   [/^\/applications\/(\d+)\/variables$/, (params, id) => variablePage(Number(id), params)],
+  [/^\/applications\/(\d+)\/signing-keys$/, (params, id) => keyPage(Number(id))],
   [/^\/stats$/, statsPage],
 ];
 

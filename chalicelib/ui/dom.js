@@ -128,3 +128,18 @@ export function showErrors(form, error) {
   const first = form.querySelector(".field.invalid input, .field.invalid select, .field.invalid textarea");
   if (first) first.focus();
 }
+
+// A value and a button that copies it; where the browser refuses, the value is selected for Ctrl+C instead.
+export function copyable(text, attrs = {}) {
+  const value = h("code", attrs, text);
+  const button = h("button", { type: "button", class: "quiet copy" }, "Copy");
+  button.onclick = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      getSelection().selectAllChildren(value); // no clipboard here (an http origin, a denied permission)
+    }
+  };
+  return h("span", { class: "copyable" }, value, " ", button);
+}

@@ -2,6 +2,7 @@
 
 import { ApiError, del, get, page, post, put } from "./api.js";
 import { badge, bothTimes, clearErrors, failure, fieldList, go, h, input, mount, ms, showErrors, when } from "./dom.js";
+import { keysHref } from "./keys.js";
 import { missing, references, usedVariables, variablesHref, variablesOf } from "./variables.js";
 
 const AUTH_FIELDS = { bearer: ["token"], basic: ["username", "password"], apiKey: ["headerName", "key"] };
@@ -224,6 +225,8 @@ export async function jobDetail(id, params) {
             h("a", { href: `#/jobs?app=${app.id}` }, app.displayName || app.name),
             " · ",
             h("a", { href: variablesHref(app.id) }, "variables"),
+            " · ",
+            h("a", { href: keysHref(app.id) }, "signing keys"),
           ),
         ],
         ["Schedule", h("span", {}, h("code", {}, job.pattern || job.runAt), described)],
@@ -232,6 +235,8 @@ export async function jobDetail(id, params) {
         ["Target", target(job.taskConfig)],
         names.length ? ["Variables", used] : null,
         ["Timeout", ms(job.taskConfig.timeout)],
+        ["Signed", h("span", { id: "signed" }, job.taskConfig.sign === false ? "no" : "yes, with its signing keys")],
+        ["Success when", h("span", { id: "success" }, criteria(job.taskConfig.expect))],
         ["Retries", retries(job.retryPolicy)],
         ["Missed slots", job.misfirePolicy],
         ["Overlap", job.concurrencyPolicy],
@@ -244,6 +249,18 @@ export async function jobDetail(id, params) {
     ),
   );
   await runHistory(id, runs, params.get("before") || undefined);
+}
+
+// A job's success criteria in words; without any, a run succeeds on any 2xx.
+function criteria(expect) {
+  const { status, bodyContains, json } = expect || {};
+  return [
+    `HTTP ${(status || ["2xx"]).join(" or ")}`,
+    bodyContains && `the body contains “${bodyContains}”`,
+    json && `the JSON at ${json.pointer || "its root"} equals ${JSON.stringify(json.equals ?? null)}`,
+  ]
+    .filter(Boolean)
+    .join(", and ");
 }
 
 // The next slots come from the schedule itself (nothing is stored for a run before it starts).
@@ -338,6 +355,8 @@ export async function jobForm(id) {
   const config = job ? job.taskConfig : { method: "GET", timeout: 30000 };
   const retry = job ? job.retryPolicy : { maxAttempts: 3, backoff: { initialSeconds: 2, maxSeconds: 300 } };
   const auth = config.auth || {};
+  const want = config.expect || {};
+  const rule = want.json;
   const url = config.url || (config.endpoint ? `${config.endpoint}${config.path || "/"}` : "");
   const preview = h("div", { class: "preview", id: "cron-preview" });
   const refs = h("div", { class: "field", id: "variable-refs" });
@@ -426,6 +445,36 @@ export async function jobForm(id) {
       input("taskConfig.auth.headerName", "Header name", { value: auth.headerName || "" }),
       input("taskConfig.auth.key", "Key", { type: "password", value: auth.key || "", autocomplete: "off" }),
       refs,
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Signature and success"),
+      input(
+        "taskConfig.sign",
+        "Sign requests",
+        { type: "checkbox", checked: config.sign !== false },
+        "webhook-id, webhook-timestamp and webhook-signature headers, signed with the application's keys",
+      ),
+      input(
+        "taskConfig.expect.status",
+        "Success statuses",
+        { value: (want.status || []).join(", "), placeholder: "2xx, 304" },
+        "Codes and classes (1xx to 5xx), comma separated. Empty: 2xx.",
+      ),
+      input("taskConfig.expect.bodyContains", "Body contains", { value: want.bodyContains || "", maxlength: 256 }),
+      input(
+        "taskConfig.expect.json.pointer",
+        "JSON pointer",
+        { value: rule ? rule.pointer : "", placeholder: "/status" },
+        "RFC 6901; empty: the whole body",
+      ),
+      input(
+        "taskConfig.expect.json.equals",
+        "Equals",
+        { value: rule ? JSON.stringify(rule.equals ?? null) : "", placeholder: '"ok"' },
+        "JSON; other text is taken as a string",
+      ),
     ),
     h(
       "fieldset",
@@ -586,15 +635,17 @@ function watchVariables(form, target, job) {
   check();
 }
 
+function parsed(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 // The request as typed: headers and body as JSON when they parse (only values are read), else as text.
 function typedConfig(form) {
-  const loose = (name) => {
-    try {
-      return JSON.parse(value(form, name));
-    } catch {
-      return value(form, name);
-    }
-  };
+  const loose = (name) => parsed(value(form, name));
   const auth = AUTH_FIELDS[value(form, "taskConfig.auth.authMethod")] || [];
   return [
     value(form, "taskConfig.url"),
@@ -617,6 +668,8 @@ function collect(form, job) {
     body: jsonOrNull(value(form, "taskConfig.body"), "taskConfig.body"),
     timeout: number("taskConfig.timeout"),
   };
+  config.sign = form.elements["taskConfig.sign"].checked;
+  config.expect = expectation(form);
   if (job && job.taskConfig.endpoint) Object.assign(config, { endpoint: null, path: null });
   const method = value(form, "taskConfig.auth.authMethod");
   const pick = AUTH_FIELDS[method];
@@ -647,7 +700,23 @@ function collect(form, job) {
   if (!job) {
     body.applicationId = Number(value(form, "applicationId"));
     for (const key of ["description", "pattern", "runAt"]) if (body[key] === null) delete body[key];
-    for (const key of ["headers", "body", "auth"]) if (config[key] === null) delete config[key];
+    for (const key of ["headers", "body", "auth", "expect"]) if (config[key] === null) delete config[key];
   }
   return body;
+}
+
+// The success criteria as typed: "2xx, 304" is ["2xx", 304]; `equals` is JSON, or else the text itself.
+function expectation(form) {
+  const field = (name) => value(form, `taskConfig.expect.${name}`);
+  const status = field("status")
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((code) => (/^\d+$/.test(code) ? Number(code) : code.toLowerCase()));
+  const [pointer, equals] = [field("json.pointer"), field("json.equals")];
+  const expect = {
+    status: status.length ? status : undefined,
+    bodyContains: field("bodyContains") || undefined,
+    json: pointer || equals ? { pointer, equals: equals ? parsed(equals) : null } : undefined,
+  };
+  return Object.values(expect).some(Boolean) ? expect : null;
 }

@@ -2,6 +2,7 @@
 
 import { get } from "./api.js";
 import { badge, fieldList, h, mount, ms, pretty, s, when } from "./dom.js";
+import { keysHref } from "./keys.js";
 import { variablesHref } from "./variables.js";
 
 export async function executionDetail(id) {
@@ -105,6 +106,7 @@ export async function applicationList() {
                 { class: "row-actions" },
                 h("a", { href: `#/jobs?app=${app.id}` }, "Jobs"),
                 h("a", { href: variablesHref(app.id) }, "Variables"),
+                h("a", { href: keysHref(app.id) }, "Signing keys"),
               ),
             ),
           ),

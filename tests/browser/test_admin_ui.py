@@ -1,6 +1,7 @@
 """The Admin UI in a real browser against `make run`: sign in, the cron preview, field errors, a run
-watched to success, disable, an execution, XSS as text, a cross-site form post refused, and an application's
-variables (managed on their page, listed and checked where a job uses them)."""
+watched to success, disable, an execution, XSS as text, a cross-site form post refused, an application's
+variables (managed on their page, listed and checked where a job uses them), and its signing keys and a job's
+signing and success criteria."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -287,3 +289,115 @@ def test_the_ui_finds_the_variables_the_api_finds(page, stack):
     for config in configs:
         found = page.evaluate("async (c) => (await import('./ui/assets/variables.js')).references(c)", config)
         assert found == sorted(params.references(config)), config
+
+
+# --- signed requests ------------------------------------------------------------------------------
+
+
+def test_signing_keys_are_created_shown_once_and_retired_but_not_the_last_that_does_not_expire(page, stack):
+    created = stack["client"].post("/applications", json={"name": "signed", "displayName": "Signed application"})
+    assert created.status_code == 201, created.text
+    app, first = created.json(), created.json()["signingKey"]["id"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, stack)
+    page.click("#nav a[data-nav=applications]")
+    page.click(f"#applications a[href='#/applications/{app['id']}/signing-keys']")
+    page.wait_for_selector("#key-form")
+    assert page.locator("#nav a.active").inner_text() == "Applications"
+    public_url = f"{str(stack['client'].base_url).rstrip('/')}/applications/{app['id']}/signing-keys/public"
+    assert page.inner_text("#public-url") == public_url
+    assert "hmac" in page.inner_text(f"#keys tr[data-key={first}]") and "never" in page.inner_text("#keys")
+
+    page.click(f"#keys tr[data-key={first}] button.danger")  # the only key: the API's 409 says why
+    page.wait_for_selector("#notice .error")
+    refused = page.inner_text("#notice .error")
+    assert refused.startswith("CONFLICT") and "at least one active signing key that does not expire" in refused
+    assert ("confirm", f"Retire signing key {first}? Requests stop carrying its signature at once.") in page.dialogs
+
+    page.select_option("#key-form [name=type]", "ed25519")
+    page.fill("#key-form [name=expiresAt]", "2099-06-30T12:00")
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("#keys tr.picked")
+    ed25519 = next(key for key in stack["client"].get(f"/applications/{app['id']}/signing-keys").json()
+                   if key["type"] == "ed25519")  # fmt: skip
+    row = page.locator(f"#keys tr.picked[data-key={ed25519['id']}]").inner_text()
+    assert ed25519["publicKey"].startswith("whpk_") and ed25519["publicKey"] in row and "Jun 30, 2099" in row
+    assert ed25519["expiresAt"] == "2099-06-30T10:00:00.000Z"  # typed in the viewer's zone (Berlin, summer)
+    assert page.locator("#new-secret").count() == 0  # nothing secret about an ed25519 key
+    assert httpx.get(public_url).json() == [{"id": ed25519["id"], "publicKey": ed25519["publicKey"]}]
+
+    page.fill("#key-form [name=expiresAt]", "2001-01-01T00:00")  # the API's 400, next to its field
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("[data-field=expiresAt].invalid")
+    assert "must be in the future" in page.inner_text("[data-field=expiresAt] .field-error")
+    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+
+    page.select_option("#key-form [name=type]", "hmac")
+    page.fill("#key-form [name=expiresAt]", "")
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("#new-secret")
+    secret = page.inner_text("#secret")
+    assert secret.startswith("whsec_") and "will not be shown again" in page.inner_text("#new-secret")
+    assert secret not in page.inner_text("#keys")
+    page.click("#new-secret button.copy")
+    page.wait_for_selector("#new-secret button.copy:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    screenshot(page, "signing-keys")
+    page.reload()  # shown once: the API never gives it again, and the page kept it only in memory
+    page.wait_for_selector("#keys")
+    assert page.locator("#new-secret").count() == 0 and secret not in page.content()
+    assert page.locator("#keys tbody tr").count() == 3
+
+    for key_id in (first, ed25519["id"]):  # another key that does not expire remains: now it can go
+        page.click(f"#keys tr[data-key={key_id}] button.danger")
+        expect(page.locator(f"#keys tr[data-key={key_id}]")).to_have_count(0)
+    (left,) = stack["client"].get(f"/applications/{app['id']}/signing-keys").json()
+    assert left["type"] == "hmac" and page.locator(f"#keys tr[data-key={left['id']}]").count() == 1
+    assert httpx.get(public_url).json() == [] and page.errors == []
+
+
+def test_a_job_that_signs_nothing_and_expects_a_json_value_is_made_in_the_form_and_its_run_checked(page, stack):
+    sign_in(page, stack)
+    page.click("text=New job")
+    page.wait_for_selector("#job-form")
+    assert page.is_checked("[name='taskConfig.sign']")  # signed unless turned off
+    page.select_option("[name=applicationId]", label="Demo application")
+    page.fill("[name=name]", "unsigned-check")
+    page.fill("[name=pattern]", "0 4 * * *")
+    page.fill("[name='taskConfig.url']", f"{stack['target'].base}/unsigned-check")
+    page.set_checked("[name='taskConfig.sign']", False)
+    page.fill("[name='taskConfig.expect.status']", "2XX, 7xx")
+    page.fill("[name='taskConfig.expect.bodyContains']", '"path"')
+    page.fill("[name='taskConfig.expect.json.pointer']", "/method")
+    page.fill("[name='taskConfig.expect.json.equals']", "POST")  # not JSON: taken as the string
+    page.fill("[name='retryPolicy.maxAttempts']", "1")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("[data-field='taskConfig.expect.status'].invalid")  # 7xx: the API's 400, placed
+    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+    page.fill("[name='taskConfig.expect.status']", "2xx, 304")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#job-name:has-text('unsigned-check')")
+    assert page.inner_text("#signed") == "no"
+    assert page.inner_text("#success") == (
+        'HTTP 2xx or 304, and the body contains “"path"”, and the JSON at /method equals "POST"'
+    )
+    job_id = int(page.url.rsplit("/", 1)[1])
+    config = stack["client"].get(f"/jobs/{job_id}").json()["taskConfig"]
+    wanted = {"status": ["2xx", 304], "bodyContains": '"path"', "json": {"pointer": "/method", "equals": "POST"}}
+    assert config["sign"] is False and config["expect"] == wanted
+
+    page.click("#trigger")  # the target echoes {"method": "GET", ...}: the JSON value misses
+    page.wait_for_selector("#run-history tr.row-failed", timeout=20_000)
+    assert page.inner_text("#run-history tr.row-failed td:last-child") == "UNEXPECTED_RESPONSE"
+    (sent,) = [r for r in stack["target"].requests if r["path"] == "/unsigned-check"]
+    assert not {name.lower() for name in sent["headers"]} & {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+    page.click(".actions a:has-text('Edit')")  # the form reads the criteria back, and saves them unchanged
+    page.wait_for_selector("#job-form")
+    assert not page.is_checked("[name='taskConfig.sign']")
+    assert page.input_value("[name='taskConfig.expect.status']") == "2xx, 304"
+    assert page.input_value("[name='taskConfig.expect.json.equals']") == '"POST"'
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#job-name")
+    config = stack["client"].get(f"/jobs/{job_id}").json()["taskConfig"]
+    assert config["sign"] is False and config["expect"] == wanted and page.errors == []
