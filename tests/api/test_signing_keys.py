@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from chalicelib.settings import get_settings
-from tests.conftest import ONE_ATTEMPT, YEARLY
+from tests.conftest import ONE_ATTEMPT, ROOT, YEARLY
 
 APPS = "/_/scheduler/applications"
 
@@ -133,9 +133,10 @@ def test_secrets_never_appear_in_a_response_a_log_line_an_event_a_run_or_the_tab
 
 
 def test_under_kms_the_data_key_is_wrapped_for_its_application_only(api, engine, target, settings_env):
+    """With the key infra/template.yaml creates, found by the alias the dev stage's configuration names."""
     kms = boto3.client("kms")
-    key_id = kms.create_key(Description="scheduler signing keys")["KeyMetadata"]["Arn"]
-    settings_env.setenv("SIGNING_KMS_KEY_ID", key_id)
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["environment_variables"]
+    settings_env.setenv("SIGNING_KMS_KEY_ID", config["SIGNING_KMS_KEY_ID"])
     app = api.make_app()
     job = api.make_job(app["id"], pattern=YEARLY, retryPolicy=ONE_ATTEMPT,
                        taskConfig={"endpoint": target.base, "path": "/echo"})  # fmt: skip

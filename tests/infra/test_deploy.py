@@ -37,6 +37,11 @@ def test_stage_policy_is_least_privilege(stage):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     assert config["autogen_policy"] is False and config["iam_policy_file"] == f"policy-{stage}.json"
     for statement in policy["Statement"]:
+        if statement["Sid"] == "SigningKeys":  # KMS keys are authorised by alias: any key, only through the stage's
+            aliases = statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+            assert statement["Resource"] == ["arn:aws:kms:*:*:key/*"] and aliases == [f"alias/scheduler-{stage}-signing"]
+            assert config["environment_variables"]["SIGNING_KMS_KEY_ID"] == aliases[0]
+            continue
         for resource in statement["Resource"]:
             assert resource != "*" and f"scheduler-{stage}" in resource, resource
         assert all(not action.endswith(":*") for action in statement["Action"]), statement
