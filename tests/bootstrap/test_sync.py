@@ -179,3 +179,18 @@ def test_cli_prints_the_plan_as_a_table_and_as_json(api, root, capsys):
 def test_cli_exits_non_zero_on_invalid_files(api, root, capsys):
     assert main([str(root(job("x", pattern="nope")))]) == 1
     assert "pattern" in capsys.readouterr().err
+
+
+def test_jobs_json_carries_success_criteria_and_the_signing_opt_out(api, root):
+    criteria = {"status": ["2xx", 304], "bodyContains": "ok", "json": {"pointer": "/status", "equals": "up"}}
+    task = {"url": "https://crm.example.com/health", "sign": False, "expect": criteria}
+    assert sync.run(root(job("health", taskConfig=task))).errors == []
+    created = stored(api, "health")
+    assert created["taskConfig"]["expect"] == criteria and created["taskConfig"]["sign"] is False
+    again = sync.run(root(job("health", taskConfig=task)))
+    assert actions(again) == {"health": "unchanged"} and again.writes == 0
+    changed = sync.run(root(job("health", taskConfig={**task, "expect": {"status": [200]}})))
+    assert actions(changed) == {"health": "update"}
+    assert stored(api, "health")["taskConfig"]["expect"] == {"status": [200]}
+    refused = sync.run(root(job("health", taskConfig={**task, "expect": {"bodyContains": "x" * 300}})))
+    assert refused.errors and "taskConfig.expect.bodyContains" in json.dumps(refused.errors)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.conftest import ONE_ATTEMPT, YEARLY, Target
+from tests.conftest import ONE_ATTEMPT, ROOT, YEARLY, Target
 from tests.engine.test_retries import FAST, deliver_until_done
 
 APPS = "/_/scheduler/applications"
@@ -153,6 +153,23 @@ def test_a_job_that_opts_out_sends_no_signature_but_still_its_identity(api, engi
     assert not [name for name in headers if name.startswith("webhook-")]
     assert headers["x-scheduler-job-id"] == str(job["id"])
     assert headers["x-scheduler-execution-id"] == str(execution["id"])
+
+
+def readme_snippet(language):
+    """The README's code block in `language` from its "Verifying calls" section."""
+    section = (ROOT / "README.md").read_text().split("## Verifying calls", 1)[1].split("\n## ", 1)[0]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_s_python_target_accepts_a_real_call_and_refuses_a_tampered_one(api, engine, target, app):
+    job = job_for(api, app, target, method="POST", body={"n": 1})
+    engine.run_job(api, job)
+    raw, headers = received(target)
+    scope: dict = {}
+    exec(readme_snippet("python").replace("whsec_…", app["signingKey"]["secret"]), scope)  # noqa: S102 - our README
+    scope["handle"](raw, headers)
+    with pytest.raises(PermissionError):
+        scope["handle"](raw + b" ", headers)
 
 
 # --- the run's identity ------------------------------------------------------------------------------------------
