@@ -172,6 +172,14 @@ def cpu(base: str, quick: bool, started: float) -> dict[str, Any]:
     found["invoker"] = children.invoker_cpu(APP_ID, 600_001, 100, 110 if quick else 310)
     found["coldStart"] = children.cold_start_cpu()
     say("cpu invoker", found["invoker"], started)
+    # What signing costs: the same runs by jobs that opted out (`sign: false`), interleaved with signed ones
+    unsigned = jobs.spec(APP_ID, "t", jobs.PER_MINUTE, {**jobs.realistic_task(base), "sign": False})
+    jobs.seed(range(640_001, 640_101), APP_ID, None, unsigned, snapshots=True)
+    found["signing"] = {"signed": [], "unsigned": []}
+    for name in ("unsigned", "signed", "signed", "unsigned"):
+        first = 600_001 if name == "signed" else 640_001
+        found["signing"][name].append(children.invoker_cpu(APP_ID, first, 100, 110 if quick else 310))
+    say("cpu signing", found["signing"], started)
     return found
 
 

@@ -222,8 +222,26 @@ def section_invoker(out: dict[str, Any]) -> list[str]:
         f"With the default `EXECUTION_EVENTS` (the outcome only): {fmt_requests(inv['eventsOn'], digits=2)}",
         "(one PutEvents per run, sent as the run ends; EventBridge bills each entry).",
         "",
+        *section_signing(out),
     ]
     return lines
+
+
+def section_signing(out: dict[str, Any]) -> list[str]:
+    """What a signed call costs: the invoker's CPU per run, signed and not (`sign: false`), interleaved."""
+    signing = out["cpu"].get("signing")
+    if not signing:
+        return []
+    signed, unsigned = per_slot(signing["signed"]) * 1000, per_slot(signing["unsigned"]) * 1000
+    rru = out["units"]["invoker"]["rruByTable"].get("keys", 0.0)
+    return [
+        "**What signing costs.** The invoker's client-side CPU per run (child processes, as in section 1), jobs that",
+        "sign (the application's one hmac key) against the same jobs with `sign: false`, two measurements each,",
+        f"interleaved: **{signed:.2f} ms signed, {unsigned:.2f} ms unsigned ({signed - unsigned:+.2f} ms,",
+        f"{signed / unsigned:.2f}x)**. A signed run also reads its application's keys: {rru:.2f} read units a run",
+        "on the keys table (one eventually consistent GetItem), counted in section 5's read units and the cost.",
+        "",
+    ]
 
 
 def section_stack(out: dict[str, Any]) -> list[str]:

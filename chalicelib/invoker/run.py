@@ -159,8 +159,7 @@ def _signers(job: Job, config: dict[str, Any]) -> tuple[Signer, ...]:
     none when the job opted out with `sign: false`."""
     if config.get("sign") is False:
         return ()
-    now = now_ms()
-    return tuple(key_store.ensure(job.application_id, now).signers(now))
+    return tuple(key_store.signers(job.application_id, now_ms()))
 
 
 def _perform(job: Job, execution: Execution, resolver: guard.Resolver | None,

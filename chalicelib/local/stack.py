@@ -82,6 +82,9 @@ class Stack:
 
         outputs = create_stack(prefix=STACK_PREFIX, stack_name=f"{STACK_PREFIX}-local")
         os.environ.update(stack_env(outputs))
+        # Signing keys are wrapped by SIGNING_MASTER_KEY here, not by the embedded KMS (the stage's alias): a
+        # master key outlives the process, an embedded KMS key does not. SIGNING_KMS_KEY_ID set by hand wins.
+        os.environ.setdefault("SIGNING_KMS_KEY_ID", "")
         apply_stage_environment("dev")
 
     def seed(self) -> None:

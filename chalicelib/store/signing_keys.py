@@ -1,6 +1,8 @@
 """An application's signing keys: one keys-table item per application (`signing#{applicationId}`), so a run reads
-every key it signs with in one GetItem, strongly consistent: a key created or retired signs, or stops signing,
-from the next request on. A write is one conditional put of the whole set, its version the condition.
+every key it signs with in one GetItem (eventually consistent: half a read unit, and DynamoDB's replicas agree
+within a second, so a key created or retired signs, or stops signing, from the next request on but for that
+second; the API's own reads are strongly consistent). A write is one conditional put of the whole set, its version
+the condition.
 
 Secrets are encrypted at rest (envelope encryption). Each application has a 256-bit data key, stored wrapped:
 by KMS when SIGNING_KMS_KEY_ID is set (GenerateDataKey and Decrypt, the application's id as the encryption
@@ -21,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.settings import get_settings
 from chalicelib.signing import KeyType, Signer, new_ed25519, new_hmac
@@ -200,6 +202,16 @@ def first_set(application_id: int, now: int, created_by: str | None) -> tuple[Ke
 def read(application_id: int) -> KeySet | None:
     item = get_key(_item_key(application_id))
     return None if item is None else _from_item(application_id, item)
+
+
+def signers(application_id: int, now: int) -> list[Signer]:
+    """What a run signs with: the active keys, decrypted (one eventually consistent read; the first key of an
+    application that predates signing is made here)."""
+    try:
+        found = _from_item(application_id, KeyModel.get(_item_key(application_id), consistent_read=False))
+    except DoesNotExist:
+        found = ensure(application_id, now)
+    return found.signers(now)
 
 
 def _write(keys: KeySet) -> bool:

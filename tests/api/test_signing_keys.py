@@ -129,7 +129,27 @@ def test_secrets_never_appear_in_a_response_a_log_line_an_event_a_run_or_the_tab
         for form in secret_forms(secret):
             assert form not in text
     signing_item = next(item for item in raw_items() if item["key"]["S"] == f"signing#{app['id']}")
-    assert "local" in json.loads(signing_item["data"]["S"])["dataKey"]  # wrapped by SIGNING_MASTER_KEY here
+    assert "kms" in json.loads(signing_item["data"]["S"])["dataKey"]  # the dev stage's configuration names KMS
+
+
+def test_without_kms_the_master_key_wraps_the_data_key(api, engine, target, settings_env):
+    """`make run`'s way: no KMS, SIGNING_MASTER_KEY (the dev default here) wraps each application's data key."""
+    settings_env.setenv("SIGNING_KMS_KEY_ID", "")
+    assert get_settings().signing_kms_key_id is None  # read now: the test client's stage variables name KMS
+    app = api.make_app()
+    job = api.make_job(app["id"], pattern=YEARLY, retryPolicy=ONE_ATTEMPT,
+                       taskConfig={"endpoint": target.base, "path": "/echo", "method": "POST", "body": {}})  # fmt: skip
+    engine.run_job(api, job)
+    Webhook(app["signingKey"]["secret"]).verify(target.requests[-1]["body"], target.requests[-1]["headers"])
+    signing_item = next(item for item in raw_items() if item["key"]["S"] == f"signing#{app['id']}")
+    assert set(json.loads(signing_item["data"]["S"])["dataKey"]) == {"local"}
+    settings_env.setenv("SIGNING_MASTER_KEY", "another-master-key-of-at-least-32-bytes")
+    assert get_settings().signing_kms_key_id is None
+    from chalicelib.store import signing_keys
+
+    signing_keys.reset()
+    execution = engine.run_job(api, job)  # a data key wrapped by another master key cannot be opened
+    assert execution["status"] == "failed" and execution["error"]["code"] == "CALL_ERROR"
 
 
 def test_under_kms_the_data_key_is_wrapped_for_its_application_only(api, engine, target, settings_env):

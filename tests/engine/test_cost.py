@@ -54,19 +54,31 @@ def test_requests_per_scheduled_run(api, engine, target, requests_made):
         "dynamodb.UpdateItem": 10,
         "dynamodb.PutItem": 1,
     }
-    # the invoker, per run: read the job, claim the slot (a conditional put as `running`), running->final, one
-    # PutEvents of its outcome event (put as the run ends); per batch one visibility change and one stats counter
-    # write (one application, one hour, one status); plus (test harness, as Lambda's event source does) one
-    # receive and one batched delete
+    # the invoker, per run: read the job, read its application's signing keys, claim the slot (a conditional put
+    # as `running`), running->final, one PutEvents of its outcome event (put as the run ends); per batch one
+    # visibility change and one stats counter write (one application, one hour, one status); once per process the
+    # application's data key is unwrapped (KMS); plus (test harness, as Lambda's event source does) one receive and
+    # one batched delete
     assert run == {
         "sqs.ChangeMessageVisibilityBatch": 1,
-        "dynamodb.GetItem": 10,
+        "dynamodb.GetItem": 10 + 10,
+        "kms.Decrypt": 1,
         "dynamodb.PutItem": 10,
         "dynamodb.UpdateItem": 10 + 1,
         "events.PutEvents": 10,
         "sqs.ReceiveMessage": 2,
         "sqs.DeleteMessageBatch": 1,
     }
+
+
+def test_a_job_that_does_not_sign_reads_no_key(api, engine, target, requests_made):
+    app_id = api.make_app()["id"]
+    job = api.make_job(app_id, pattern=YEARLY, taskConfig={"endpoint": target.base, "sign": False})
+    engine.make_due(job["id"], in_ms=300)
+    engine.tick()
+    requests_made.clear()
+    engine.deliver(engine.receive())
+    assert requests_made["dynamodb.GetItem"] == 1 and "kms.Decrypt" not in requests_made
 
 
 def test_execution_events_carry_the_masked_execution(api, engine, target, bus_queue):
