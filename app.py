@@ -28,7 +28,7 @@ def tick(event: Any) -> dict[str, Any]:
 # `make package`/`make deploy` set INVOKER_QUEUE_NAME for the stage.
 @app.on_sqs_message(queue=get_settings().invoker_queue_name, batch_size=10)
 def invoke(event: Any) -> dict[str, Any]:
-    return invoker.handle_batch([record.to_dict() for record in event], shards=engine.tick_shard)
+    return invoker.handle_batch([record.to_dict() for record in event], shards=engine.handle)
 
 
 # A run message that failed every delivery: its run ends failed (LOST), with its event and count.

@@ -9,6 +9,7 @@ croniter would accept but crontab would misread (`L`, `#`, `?`, `H`, `@daily`) a
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -124,6 +125,36 @@ def next_after(pattern: str, timezone: str, after_ms: int) -> int:
         while _second_occurrence(slot, tz):
             slot = iterator.get_next(datetime)
     return to_ms(slot)
+
+
+def next_in_window(pattern: str, timezone: str, after_ms: int, start_ms: int | None = None,
+                   end_ms: int | None = None) -> int | None:  # fmt: skip
+    """The first slot strictly after `after_ms` inside [start_ms, end_ms) (a job's startAt and endAt); None when
+    there is none before the end."""
+    if start_ms is not None:
+        after_ms = max(after_ms, start_ms - 1)
+    slot = next_after(pattern, timezone, after_ms)
+    return None if end_ms is not None and slot >= end_ms else slot
+
+
+def shortest_interval_ms(pattern: str, timezone: str, after_ms: int, count: int = 1_000) -> int | None:
+    """The shortest gap between consecutive slots among the next `count` (None for fewer than two slots)."""
+    walk = slots(pattern, timezone, after_ms)
+    previous, shortest = next(walk), None
+    for _ in range(count - 1):
+        slot = next(walk)
+        shortest = slot - previous if shortest is None else min(shortest, slot - previous)
+        previous = slot
+    return shortest
+
+
+def jitter_ms(job_id: int, slot_ms: int, seconds: int | None) -> int:
+    """A slot's deterministic offset in [0, seconds) from (job, slot): every rerun of a slot gets the same one, and
+    the slots of many jobs spread evenly over the window."""
+    if not seconds:
+        return 0
+    digest = hashlib.sha256(f"{job_id}:{slot_ms}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (seconds * 1000)
 
 
 def slots(pattern: str, timezone: str, after_ms: int) -> Iterator[int]:

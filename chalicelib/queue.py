@@ -34,6 +34,11 @@ class RunMessage:
     due_at: int | None = None  # a retry: when its backoff ends (lateness counts from then, not from the slot)
     missed: int | None = None  # a misfire run: how many slots before it were missed
     timeout: int | None = None  # the job's timeout in seconds: how long the message is held while it runs
+    planned_at: int | None = None  # a jittered slot: when its run starts (delays count to it)
+
+    @property
+    def starts_at(self) -> int:
+        return self.planned_at if self.planned_at is not None else self.slot
 
     @property
     def first_attempt(self) -> bool:
@@ -43,7 +48,7 @@ class RunMessage:
     def encode(self) -> str:
         body = {"v": 2, "jobId": self.job_id, "slot": self.slot, "trigger": self.trigger, "app": self.application_id,
                 "dispatchedAt": self.dispatched_at, "dueAt": self.due_at, "missed": self.missed,
-                "timeout": self.timeout}  # fmt: skip
+                "timeout": self.timeout, "plannedAt": self.planned_at}  # fmt: skip
         return json.dumps({key: value for key, value in body.items() if value is not None})
 
     @classmethod
@@ -54,7 +59,8 @@ class RunMessage:
             return int(data[name]) if data.get(name) is not None else None
 
         return cls(int(data["jobId"]), int(data["slot"]), trigger_of(data.get("trigger", "schedule")), number("app"),
-                   number("dispatchedAt"), number("dueAt"), number("missed"), number("timeout"))  # fmt: skip
+                   number("dispatchedAt"), number("dueAt"), number("missed"), number("timeout"),
+                   number("plannedAt"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,16 +74,32 @@ class ShardMessage:
         return json.dumps({"v": 1, "kind": "tick-shard", "shard": self.shard, "at": self.at})
 
 
-def decode(body: str) -> RunMessage | ShardMessage:
-    """A message of the invoker queue: a run, or a shard of a fanned-out tick."""
+@dataclass(frozen=True)
+class ResumeMessage:
+    """A job paused until `until`: the engine resumes it then (if it is still paused until that time)."""
+
+    job_id: int
+    until: int
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "kind": "resume", "jobId": self.job_id, "until": self.until})
+
+
+EngineMessage = ShardMessage | ResumeMessage  # the engine's own work, routed back to it by the invoker function
+
+
+def decode(body: str) -> RunMessage | ShardMessage | ResumeMessage:
+    """A message of the invoker queue: a run, a shard of a fanned-out tick, or a paused job to resume."""
     data = json.loads(body)
     if isinstance(data, dict) and data.get("kind") == "tick-shard":
         return ShardMessage(int(data["shard"]), int(data["at"]))
+    if isinstance(data, dict) and data.get("kind") == "resume":
+        return ResumeMessage(int(data["jobId"]), int(data["until"]))
     return RunMessage.decode(body)
 
 
-Message = RunMessage | ShardMessage
-M = TypeVar("M", RunMessage, ShardMessage, Message)
+Message = RunMessage | ShardMessage | ResumeMessage
+M = TypeVar("M", RunMessage, ShardMessage, ResumeMessage, Message)
 
 
 @lru_cache(maxsize=1)
@@ -120,12 +142,12 @@ def send_for_slots(messages: list[RunMessage], pool: Executor | None = None) -> 
     """Send runs to become visible on their slot's second, nearest slot first, side by side on `pool` when given.
     Each batch's delays are taken from the clock as it goes out, so the last batches of a long tick are not late
     by the tick's duration."""
-    ordered = sorted(messages, key=lambda message: message.slot)
+    ordered = sorted(messages, key=lambda message: message.starts_at)
     chunks = [ordered[start : start + BATCH] for start in range(0, len(ordered), BATCH)]
 
     def send_chunk(chunk: list[RunMessage]) -> list[RunMessage]:
         now = now_ms()
-        return _send_batch([(message, delay_for(message.slot, now)) for message in chunk])
+        return _send_batch([(message, delay_for(message.starts_at, now)) for message in chunk])
 
     results = pool.map(send_chunk, chunks) if pool is not None else map(send_chunk, chunks)
     return [message for failed in results for message in failed]

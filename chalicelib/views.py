@@ -108,6 +108,7 @@ def execution_view(execution: Execution, template: dict[str, Any] | None) -> dic
         "status": execution.status,
         "trigger": execution.trigger,
         "scheduledFor": iso(execution.slot),
+        "plannedAt": iso(execution.planned_at or execution.slot),
         "attempt": execution.attempt,
         "attempts": attempts or None,
         "startedAt": iso(execution.started_at),

@@ -42,7 +42,7 @@ from moto import mock_aws
 from chalicelib import events, queue
 from chalicelib.auth import ADMIN_ROLE, issue_dev_token
 from chalicelib.clock import now_ms
-from chalicelib.engine.tick import TickReport, tick, tick_shard
+from chalicelib.engine.tick import TickReport, handle, tick
 from chalicelib.invoker import run as invoker
 from chalicelib.local.atomic import make_dynamodb_writes_atomic
 from chalicelib.local.infra import create_stack
@@ -535,7 +535,7 @@ class Engine:
 
     def deliver(self, records: list[dict[str, Any]], resolver: Any = None) -> list[dict[str, Any]]:
         """The invoker on a batch; like Lambda, deletes the batch when the handler returns."""
-        failed = invoker.handle_records(records, resolver, shards=tick_shard)
+        failed = invoker.handle_records(records, resolver, shards=handle)
         done = [r["receiptHandle"] for r in records if r not in failed]
         if done:
             queue.delete(done)

@@ -87,4 +87,4 @@ def enable(call: Call) -> Reply:
 
 @bind(bp, contract.DISABLE)
 def disable(call: Call) -> Reply:
-    return job_reply(*service.set_enabled(call.user, call.path["id"], False))
+    return job_reply(*service.set_enabled(call.user, call.path["id"], False, call.body))

@@ -89,7 +89,8 @@ def bind(blueprint: Blueprint, operation: Operation) -> Callable[[Handler], Hand
 def dispatch(operation: Operation, handler: Handler, request: Request, path: dict[str, str]) -> Response:
     try:
         caller = _authorize(operation, request)
-        parsed = _parse_json(request) if operation.input else None
+        absent = operation.optional_body and not (request.raw_body or b"").strip()
+        parsed = _parse_json(request) if operation.input and not absent else None
         call = Call(
             caller=caller,
             path={name: _path_id(value) for name, value in path.items() if name not in operation.path_patterns},
@@ -99,7 +100,7 @@ def dispatch(operation: Operation, handler: Handler, request: Request, path: dic
                 if name in operation.path_patterns
             },
             query=_validate(operation.query, _query(request), "") if operation.query else None,
-            body=_validate(operation.input, parsed, "") if operation.input else None,
+            body=_validate(operation.input, parsed, "") if operation.input and not absent else None,
             json=parsed,
             request=request,
         )

@@ -74,6 +74,7 @@ class Operation:
     scenarios: tuple[Scenario, ...] = ()
     examples: tuple[Example, ...] = ()
     path_patterns: dict[str, str] = field(default_factory=dict)  # text parameters (others are ids) and their form
+    optional_body: bool = False  # the input may be left out (no body at all): the handler gets None
 
     @property
     def path_params(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.contracts.base import Example, Operation, Scenario, define
-from chalicelib.contracts.models import Job, JobCreate, JobListQuery, JobScheduleInput, JobUpdate
+from chalicelib.contracts.models import Job, JobCreate, JobListQuery, JobScheduleInput, JobUpdate, PauseInput
 
 TAGS = ("scheduler", "job")
 HEALTH_TASK = {"endpoint": "https://status.example.com", "path": "/health"}
@@ -322,18 +322,41 @@ DISABLE = define(
         kind="command",
         method="POST",
         path="/_/scheduler/jobs/{id}/disable",
-        description="Disable a job; it stops running until enabled. Idempotent.",
-        goal="Pause a job without deleting it.",
-        context="Answers the job with status `paused` and nextRunAt null.",
+        description="Disable a job; it stops running until enabled, or until `until` when given. Idempotent.",
+        goal="Pause a job without deleting it, for good or for a while (a maintenance window).",
+        context='Answers the job with status `paused` and nextRunAt null. With a body `{"until", "reason"}` the '
+        "job shows `pausedUntil` and `pausedReason` and resumes by itself within 10 s of `until`; the slots it "
+        "missed follow its misfirePolicy. An `until` in the past is a 400.",
+        input=PauseInput,
+        optional_body=True,
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
+        errors=(400, 401, 404, 409, 413, 415),
         examples=(
             Example(
                 key="disable",
                 given=("job",),
                 path={"id": "{jobId}"},
                 output={"enabled": False, "status": "paused", "nextRunAt": None},
+            ),
+            Example(
+                key="pause-until",
+                given=("job",),
+                path={"id": "{jobId}"},
+                input={"until": "2999-01-01T00:00:00Z", "reason": "vendor maintenance"},
+                output={
+                    "status": "paused",
+                    "pausedUntil": "2999-01-01T00:00:00.000Z",
+                    "pausedReason": "vendor maintenance",
+                },
+            ),
+            Example(
+                key="until-in-the-past",
+                given=("job",),
+                path={"id": "{jobId}"},
+                input={"until": "2001-01-01T00:00:00Z"},
+                output={"error": {"code": "VALIDATION_ERROR", "details": [{"field": "until"}]}},
+                status=400,
             ),
         ),
     )

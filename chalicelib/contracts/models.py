@@ -384,6 +384,26 @@ class JobSpec(Strict):
     concurrencyPolicy: Literal["allow", "forbid"] = Field(
         default="allow", description="forbid: a slot whose previous run is still pending or running is skipped."
     )
+    jitterSeconds: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=3600,
+            description="Each scheduled run starts at a deterministic offset in [0, jitterSeconds) after its slot, "
+            "derived from (job, slot); less than the schedule's shortest interval.",
+        ),
+    ] = None
+    startAt: IsoDateTime | None = Field(default=None, description="No slot before this instant (inclusive).")
+    endAt: IsoDateTime | None = Field(
+        default=None, description="No slot at or after this instant; after it the job is `completed`."
+    )
+
+
+class PauseInput(Strict):
+    """An optional body of disable: pause until a time (it resumes by itself then), and why."""
+
+    until: IsoDateTime | None = Field(default=None, description="It resumes by itself then (within 10 s).")
+    reason: Annotated[str | None, Field(max_length=500), AfterValidator(_text)] = None
 
 
 class JobCreate(JobSpec):
@@ -455,8 +475,13 @@ class Job(Lax):
     retryPolicy: RetryPolicy
     misfirePolicy: Literal["fire_once", "skip"]
     concurrencyPolicy: Literal["allow", "forbid"]
+    jitterSeconds: int | None = None
+    startAt: str | None = None
+    endAt: str | None = None
     status: JobStatus
     nextRunAt: str | None
+    pausedUntil: str | None = Field(default=None, description="A job paused until a time: when it resumes by itself.")
+    pausedReason: str | None = None
     lastRun: LastRun | None = Field(
         default=None, description="Only with `include=lastRun` on the list: the newest run."
     )
@@ -545,6 +570,9 @@ class Execution(Lax):
     status: ExecutionStatus
     trigger: Trigger
     scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
+    plannedAt: str | None = Field(
+        default=None, description="When it was to start: the slot plus the job's jitter offset (else the slot)."
+    )
     attempt: int
     attempts: list[dict[str, Any]] | None = Field(default=None, description="One entry per attempt: at, error")
     startedAt: str | None
@@ -622,6 +650,8 @@ class CronPreviewRequest(Strict):
     pattern: Annotated[CronPattern, Field(description="5-field cron, or 6 with a leading seconds field.")]
     timezone: Annotated[TimeZone, Field(description="IANA zone the pattern is read in.")] = "UTC"
     count: Annotated[int, Field(ge=1, le=20, description="How many next runs to list.")] = 5
+    startAt: IsoDateTime | None = Field(default=None, description="A job's startAt: no run before it.")
+    endAt: IsoDateTime | None = Field(default=None, description="A job's endAt: no run at or after it.")
 
 
 class CronPreview(BaseModel):

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chalicelib import cron
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.cron import MISFIRE_GRACE_MS
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
-from chalicelib.queue import RunMessage, ShardMessage, send, send_for_slots
+from chalicelib.queue import EngineMessage, ResumeMessage, RunMessage, ShardMessage, delay_for, send, send_for_slots
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import jobs as job_store
@@ -51,33 +51,42 @@ class TickReport:
     failed_sends: int = 0
     shard_messages: int = 0
     advanced: int = 0
+    resumes: int = 0  # paused jobs whose resume message was sent
     errors: list[str] = field(default_factory=list)
 
 
 def plan(job: Job, now: int, horizon: int) -> Plan:
-    """Slots of `job` in [nextRunAt, horizon); a slot older than the grace is a misfire: one run now, or none."""
+    """Slots of `job` in [nextRunAt, horizon) within its startAt/endAt window; a slot older than the grace is a
+    misfire: one run now, or none. Past its endAt the job leaves the due index."""
     assert job.next_run_at is not None
-    first = job.next_run_at
+    cursor = job.next_run_at
     if job.pattern is None:
-        return Plan(job, [first] if first < horizon else [], None if first < horizon else first)
+        return Plan(job, [cursor] if cursor < horizon else [], None if cursor < horizon else cursor)
+    pattern, zone, start, end = job.pattern, job.timezone, job.start_at, job.end_at
+    first: int | None = cursor
     missed = 0
-    if first < now - MISFIRE_GRACE_MS:
-        latest = first
+    if cursor < now - MISFIRE_GRACE_MS:
+        latest = cursor
         while missed < 100_000:
-            following = cron.next_after(job.pattern, job.timezone, latest)
-            if following > now:
+            following = cron.next_in_window(pattern, zone, latest, start, end)
+            if following is None or following > now:
                 break
             latest, missed = following, missed + 1
         if job.spec.misfirePolicy == "skip":  # no run for the missed slots: resume at the next one
             log.info("missed slots skipped", extra={"jobId": job.id, "skipped": missed + 1})
             count("MisfiresSkipped", missed + 1)
-            latest, missed = cron.next_after(job.pattern, job.timezone, latest), 0
-        first = latest
+            first, missed = cron.next_in_window(pattern, zone, latest, start, end), 0
+        else:
+            first = latest
     slots: list[int] = []
-    upcoming = cron.slots(job.pattern, job.timezone, first)
+    upcoming = cron.slots(pattern, zone, first if first is not None else now)
     slot = first  # the cursor is the next slot to send; the calendar gives the ones after it
-    while slot < horizon and len(slots) < MAX_SLOTS_PER_JOB:
-        slots.append(slot)
+    while slot is not None and slot < horizon and len(slots) < MAX_SLOTS_PER_JOB:
+        if end is not None and slot >= end:
+            slot = None  # past its endAt: no cursor, the job is completed
+            break
+        if start is None or slot >= start:
+            slots.append(slot)
         slot = next(upcoming)
     return Plan(job, slots, slot, missed)
 
@@ -94,6 +103,7 @@ def _messages(item: Plan, now: int) -> list[RunMessage]:
             dispatched_at=now,
             timeout=timeout,
             missed=item.missed if index == 0 and item.missed else None,
+            planned_at=job.planned_at(slot) if job.spec.jitterSeconds else None,
         )
         for index, slot in enumerate(item.slots)
     ]
@@ -125,10 +135,87 @@ def _dispatch_shards(shards: list[int], now: int, report: TickReport) -> None:
     """Query these due-index shards and dispatch what is due, with the tick's thread pool."""
     due_before, horizon = _horizons(now)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        found = pool.map(lambda shard: job_store.due(shard, due_before), shards)
-        plans = [plan(job, now, max(horizon, due_before)) for jobs in found for job in jobs]
+        found = [job for jobs in pool.map(lambda shard: job_store.due(shard, due_before), shards) for job in jobs]
+        plans = [plan(job, now, max(horizon, due_before)) for job in found if job.enabled]
         report.due_jobs += len(plans)
         _dispatch(plans, now, pool, report)
+        report.resumes += _send_resumes([job for job in found if not job.enabled], now)
+
+
+# --- pause until ----------------------------------------------------------------------------------------------
+
+RESUME_EARLY_MS = 1_000  # SQS delays are whole seconds: a resume message may come up to a second early
+
+
+def _send_resumes(paused: list[Job], now: int) -> int:
+    """A job paused until a time sits in the due index at that time: each tick that finds it due sends its resume
+    message, delayed until then (a lost or failed one is sent again by the next tick; resuming is conditional)."""
+    messages = [(ResumeMessage(job.id, job.paused_until), delay_for(job.paused_until, now))
+                for job in paused if job.paused_until is not None]  # fmt: skip
+    return len(messages) - len(send(messages))
+
+
+def resume(message: ResumeMessage) -> bool:
+    """Enable a job paused until `message.until`, if it still is: its cursor goes back to the first slot after the
+    pause began, so `plan` applies its misfirePolicy to the slots it missed (one run now, or none)."""
+    now = clock_now_ms()
+    job = job_store.get(message.job_id)
+    if job is None or job.enabled or job.paused_until != message.until:
+        return False  # deleted, enabled, or paused again since the message was sent
+    if message.until - now > RESUME_EARLY_MS:
+        send([(message, delay_for(message.until, now))])
+        return False
+    if message.until > now:  # up to a second early: wait for the pause to end, so no slot inside it is run
+        time.sleep((message.until - now) / 1000)
+        now = clock_now_ms()
+    cursor, missed = _resumed_cursor(job, message.until, now)
+    resumed = replace(job, spec=job.spec.model_copy(update={"enabled": True}), paused_until=None,
+                      paused_reason=None, paused_at=None, next_run_at=cursor, version=job.version + 1,
+                      updated_at=now, updated_by=RESUMED_BY)  # fmt: skip
+    try:
+        job_store.replace(resumed, job, None)
+    except job_store.StaleVersion:
+        return False  # changed meanwhile: the next tick sends its resume again if it is still paused
+    log.info("job resumed", extra={"jobId": job.id, "pausedUntil": message.until, "lateMs": now - message.until})
+    count("JobsResumed")
+    due_before, horizon = _horizons(now)
+    if cursor is not None and cursor < due_before:
+        report = TickReport(at=now)
+        item = plan(resumed, now, horizon)
+        item.missed = max(item.missed, missed)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            _dispatch([item], now, pool, report)
+    return True
+
+
+def _resumed_cursor(job: Job, until: int, now: int) -> tuple[int | None, int]:
+    """Where a resumed job's cursor goes, and how many slots its pause made it miss beyond the one it runs: the
+    slots since the pause began follow its misfirePolicy, however short the pause (`fire_once`: the latest of them
+    runs now; `skip`: none, the next slot is the first)."""
+    if job.pattern is None:
+        return (job.run_at if job.completed_at is None else None), 0
+    since = job.paused_at if job.paused_at is not None else until
+    pattern, zone, start, end = job.pattern, job.timezone, job.start_at, job.end_at
+    cursor = cron.next_in_window(pattern, zone, since - 1, start, end)
+    if cursor is None or cursor > now:
+        return cursor, 0
+    latest, missed = cursor, 0
+    while (following := cron.next_in_window(pattern, zone, latest, start, end)) is not None and following <= now:
+        latest, missed = following, missed + 1
+    if job.spec.misfirePolicy == "skip":
+        count("MisfiresSkipped", missed + 1)
+        return cron.next_in_window(pattern, zone, latest, start, end), 0
+    return latest, missed
+
+
+RESUMED_BY = "scheduler"
+
+
+def handle(message: EngineMessage) -> object:
+    """The engine's messages on the invoker queue: a tick's shard, or a paused job to resume."""
+    if isinstance(message, ResumeMessage):
+        return resume(message)
+    return tick_shard(message)
 
 
 def _fan_out(now: int, report: TickReport) -> None:
@@ -191,6 +278,8 @@ def dispatch_soon(job: Job) -> int:
     tick's second is arbitrary). The invoker's claim runs each slot once, so sending twice is harmless."""
     now = clock_now_ms()
     due_before, horizon = _horizons(now)
+    if not job.enabled and job.paused_until is not None and job.paused_until < due_before:
+        return _send_resumes([job], now)  # a short pause: resumed before the next tick could see it
     if not job.enabled or job.next_run_at is None or job.next_run_at >= due_before:
         return 0
     report = TickReport(at=now)

@@ -42,7 +42,7 @@ from chalicelib.invoker.outcome import run_ended, run_started, skipped
 from chalicelib.masking import credential_headers, forms_of, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
-from chalicelib.queue import RunMessage, ShardMessage, decode, delay_for, send
+from chalicelib.queue import EngineMessage, ResumeMessage, RunMessage, ShardMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
 from chalicelib.signing import Signer
 from chalicelib.store import applications as app_store
@@ -220,20 +220,22 @@ def _rescheduled(job: Job, message: RunMessage) -> bool:
         return False
     if job.pattern is None:
         return job.run_at != message.slot
-    return not cron.fires_at(job.pattern, job.timezone, message.slot)
+    return not cron.fires_at(job.pattern, job.timezone, message.slot) or not job.in_window(message.slot)
 
 
 def _misfired(job: Job, slot: int, now: int) -> bool:
     """A run that reaches the invoker more than the misfire grace after its slot (the engine or its queue was
     down) follows the job's misfirePolicy: `skip` runs none of them; `fire_once` runs only the latest missed slot,
-    the one whose next slot is not itself missed. So an outage never ends in a burst of old runs."""
-    if now - slot <= MISFIRE_GRACE_MS:
+    the one whose next slot is not itself missed. So an outage never ends in a burst of old runs. Times count
+    from each slot's planned start (its jitter offset added)."""
+    if now - job.planned_at(slot) <= MISFIRE_GRACE_MS:
         return False
     if job.spec.misfirePolicy == "skip":
         return True
     if job.pattern is None:
         return False  # a one-off job's only slot is its latest
-    return cron.next_after(job.pattern, job.timezone, slot) < now - MISFIRE_GRACE_MS
+    following = cron.next_in_window(job.pattern, job.timezone, slot, job.start_at, job.end_at)
+    return following is not None and job.planned_at(following) < now - MISFIRE_GRACE_MS
 
 
 def _taken_away(job: Job | None, message: RunMessage) -> str | None:
@@ -251,11 +253,12 @@ def _taken_away(job: Job | None, message: RunMessage) -> str | None:
     return None
 
 
-def _too_early(message: RunMessage) -> bool:
-    """A message more than MAX_EARLY_WAIT_MS (and the delivery lead) before its slot goes back to the queue."""
-    if message.slot - now_ms() <= MAX_EARLY_WAIT_MS + get_settings().delivery_lead_seconds * 1000:
+def _too_early(message: RunMessage, planned: int) -> bool:
+    """A message more than MAX_EARLY_WAIT_MS (and the delivery lead) before its run's planned start goes back to
+    the queue (a jittered slot may lie beyond SQS's 15-minute delay when it is sent)."""
+    if planned - now_ms() <= MAX_EARLY_WAIT_MS + get_settings().delivery_lead_seconds * 1000:
         return False
-    send([(message, delay_for(message.slot, now_ms()))])
+    send([(replace(message, planned_at=planned), delay_for(planned, now_ms()))])
     return True
 
 
@@ -334,7 +337,7 @@ def _claimed(job: Job, message: RunMessage, resolver: guard.Resolver | None, del
         if ended is not None:
             run_ended(ended, "skipped")
         return "skipped"
-    if _too_early(message):
+    if _too_early(message, job.planned_at(message.slot)):
         return "requeued"
     # Claimed while the message waits out its early arrival, so that on the slot's second only the call is left
     # to do: a run's start and lag are those of its call, recorded when it finishes.
@@ -394,7 +397,8 @@ def _running_already(
 
 
 def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) -> Handled:
-    _wait_for(execution.slot)
+    planned = job.planned_at(execution.slot, execution.trigger)
+    _wait_for(planned)
     if execution.attempt == 1:
         run_started(execution, job)
     outcome = perform(job, execution, resolver)
@@ -406,7 +410,8 @@ def _execute(job: Job, execution: Execution, resolver: guard.Resolver | None) ->
                                                                         "request": outcome.request})  # fmt: skip
     finished = execution_store.finish(execution, outcome.status, now_ms(), result=outcome.result, error=outcome.error,
                                       attempts=attempts, request=outcome.request, resolved=outcome.resolved or None,
-                                      job_snapshot=inline, called_at=outcome.called_at)  # fmt: skip
+                                      job_snapshot=inline, called_at=outcome.called_at,
+                                      planned_at=planned)  # fmt: skip
     if finished is None:
         log.warning("execution was taken over before it finished; outcome dropped")
         return "duplicate"
@@ -465,7 +470,8 @@ def _retry(job: Job, execution: Execution, outcome: Outcome, attempts: list[dict
                        dispatched_at=now, due_at=now + delay * 1000, timeout=job.timeout_ms // 1000)  # fmt: skip
     if send([(again, delay)]):
         return False  # the queue refused: record this attempt's outcome as final
-    if execution_store.retry_later(execution, attempts, now + delay * 1000, outcome.called_at) is None:
+    planned = job.planned_at(execution.slot, execution.trigger)
+    if execution_store.retry_later(execution, attempts, now + delay * 1000, outcome.called_at, planned) is None:
         return True  # another delivery owns the execution now; the new message will be dropped
     count("Retries")
     code = outcome.error["code"] if outcome.error else None
@@ -487,9 +493,9 @@ def _observe(execution: Execution, outcome: Outcome) -> None:
 # --- a batch ---------------------------------------------------------------------------------------------------
 
 
-# The tick's fanned-out shards travel on the same queue; they are the engine's, and the handler that wires both
-# (app.py) says where they go.
-ShardHandler = Callable[[ShardMessage], object]
+# The tick's fanned-out shards and paused jobs to resume travel on the same queue; they are the engine's, and the
+# handler that wires both (app.py) says where they go.
+ShardHandler = Callable[[EngineMessage], object]
 
 
 def _run_record(record: dict[str, Any], resolver: guard.Resolver | None, shards: ShardHandler | None) -> bool:
@@ -504,9 +510,9 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None, shards:
         int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)), record.get("receiptHandle")
     )
     try:
-        if isinstance(message, ShardMessage):
+        if isinstance(message, ShardMessage | ResumeMessage):
             if shards is None:
-                log.error("a tick shard message reached an invoker without a shard handler")
+                log.error("an engine message reached an invoker without an engine handler")
                 return False
             shards(message)
         else:

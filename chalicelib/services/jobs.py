@@ -14,7 +14,7 @@ from chalicelib.auth import Caller
 from chalicelib.clock import iso, local_iso, now_ms, to_ms
 from chalicelib.codes import JobStatus
 from chalicelib.contracts.headers import is_credential
-from chalicelib.contracts.models import MASK, JobSpec, Strict, TaskConfig, header_conflicts
+from chalicelib.contracts.models import MASK, JobSpec, PauseInput, Strict, TaskConfig, header_conflicts
 from chalicelib.contracts.validation import details_of
 from chalicelib.engine.tick import dispatch_soon
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, UrlNotAllowed, ValidationError
@@ -29,8 +29,14 @@ from chalicelib.store import variables as variable_store
 from chalicelib.store.records import Application, Job
 from chalicelib.views import job_snapshot, snapshot_key
 
-SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone")
+SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone", "startAt", "endAt")
 UPCOMING = 5
+
+
+def next_slot(job: Job, after_ms: int) -> int | None:
+    """The job's first slot after `after_ms` within its startAt/endAt window, or None."""
+    assert job.pattern is not None
+    return cron.next_in_window(job.pattern, job.timezone, after_ms, job.start_at, job.end_at)
 
 
 def status_of(job: Job) -> JobStatus:
@@ -38,7 +44,9 @@ def status_of(job: Job) -> JobStatus:
         return "completed"
     if not job.enabled:
         return "paused"
-    return "scheduled" if job.next_run_at is not None else "completed"
+    if job.next_run_at is None or (job.end_at is not None and job.end_at <= now_ms()):
+        return "completed"  # a one-off that ran, or a job past its endAt
+    return "scheduled"
 
 
 def next_run_display(job: Job) -> int | None:
@@ -47,7 +55,7 @@ def next_run_display(job: Job) -> int | None:
         return None
     if job.pattern is None:
         return job.run_at
-    return cron.next_after(job.pattern, job.timezone, now_ms())
+    return next_slot(job, now_ms())
 
 
 def upcoming(job: Job, count: int = UPCOMING) -> list[dict[str, str]]:
@@ -56,7 +64,7 @@ def upcoming(job: Job, count: int = UPCOMING) -> list[dict[str, str]]:
     slots: list[int] = []
     while at is not None and len(slots) < count:
         slots.append(at)
-        at = cron.next_after(job.pattern, job.timezone, at) if job.pattern else None
+        at = next_slot(job, at) if job.pattern else None
     zone = cron.zone(job.timezone)
     return [{"at": iso(slot) or "", "local": local_iso(slot, zone)} for slot in slots]
 
@@ -68,7 +76,7 @@ def etag(job: Job) -> str:
 def spec_of(job: Job) -> dict[str, Any]:
     """The client-written fields as JSON (defaults included), secrets in clear."""
     written = job.spec.model_dump(mode="json", exclude_none=True)
-    written["runAt"] = iso(job.run_at)
+    written["runAt"], written["startAt"], written["endAt"] = iso(job.run_at), iso(job.start_at), iso(job.end_at)
     return {key: value for key, value in written.items() if value is not None}
 
 
@@ -87,6 +95,8 @@ def to_api(job: Job, app: Application | None, with_upcoming: bool = False) -> di
         "variables": sorted(params.references(job.task_config)) or None,
         "status": status_of(job),
         "nextRunAt": iso(next_run_display(job)),
+        "pausedUntil": iso(job.paused_until),
+        "pausedReason": job.paused_reason,
         "upcoming": upcoming(job) if with_upcoming else None,
         "createdAt": iso(job.created_at),
         "createdBy": job.created_by,
@@ -115,6 +125,7 @@ def check_spec(spec: JobSpec, schedule_changed: bool, variables: Iterable[str] |
         raise ValidationError.for_field("pattern", "give exactly one of pattern (recurring) and runAt (one-off)")
     if spec.runAt is not None and schedule_changed and to_ms(spec.runAt) <= now_ms():
         raise ValidationError.for_field("runAt", "must be in the future")
+    _check_window(spec)
     conflicts = header_conflicts(spec.taskConfig)
     if conflicts:
         raise ValidationError.for_details(conflicts)
@@ -136,13 +147,29 @@ def check_spec(spec: JobSpec, schedule_changed: bool, variables: Iterable[str] |
         raise UrlNotAllowed.for_field(exc.field, exc.reason) from exc
 
 
+def _check_window(spec: JobSpec) -> None:
+    """startAt/endAt bound a recurring schedule (endAt after startAt); jitter stays below its shortest interval."""
+    if spec.runAt is not None:
+        for name in ("startAt", "endAt"):
+            if getattr(spec, name) is not None:
+                raise ValidationError.for_field(name, "applies to recurring jobs (pattern) only; runAt is one instant")
+    if spec.startAt is not None and spec.endAt is not None and spec.endAt <= spec.startAt:
+        raise ValidationError.for_field("endAt", "must be after startAt")
+    if spec.jitterSeconds and spec.pattern is not None:
+        start = to_ms(spec.startAt) if spec.startAt is not None else now_ms()
+        shortest = cron.shortest_interval_ms(spec.pattern, spec.timezone, max(start, now_ms()))
+        if shortest is not None and spec.jitterSeconds * 1000 >= shortest:
+            raise ValidationError.for_field(
+                "jitterSeconds", f"must be less than the schedule's shortest interval ({shortest // 1000} s)"
+            )
+
+
 def first_run(job: Job, after_ms: int) -> int | None:
     if job.completed_at is not None:
         return None
     if job.run_at is not None:
         return job.run_at
-    assert job.pattern is not None
-    return cron.next_after(job.pattern, job.timezone, after_ms)
+    return next_slot(job, after_ms)
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -295,15 +322,24 @@ def delete(caller: Caller, job_id: int) -> None:
     publish("scheduler.job.deleted", job, app)
 
 
-def set_enabled(caller: Caller, job_id: int, enabled: bool) -> tuple[Job, Application]:
-    """Enable or disable; idempotent (no write, no event when nothing changes)."""
+def set_enabled(caller: Caller, job_id: int, enabled: bool, pause: PauseInput | None = None) -> tuple[Job, Application]:
+    """Enable or disable; idempotent (no write, no event when nothing changes). A disable with `until` pauses the
+    job until then: it stays in the due index at `until`, where the engine resumes it (its missed slots follow its
+    misfirePolicy); enable, or a plain disable, ends such a pause."""
+    until = to_ms(pause.until) if pause is not None and pause.until is not None else None
+    if until is not None and until <= now_ms():
+        raise ValidationError.for_field("until", "must be in the future")
+    reason = pause.reason if pause is not None else None
     for _ in range(3):
         job, app = get_visible(caller, job_id)
-        if job.enabled == enabled:
+        if job.enabled == enabled and (enabled or (job.paused_until, job.paused_reason) == (until, reason)):
             return job, app
-        changed = replace_record(job, spec=job.spec.model_copy(update={"enabled": enabled}))
-        changed = replace_record(changed, next_run_at=first_run(changed, now_ms()) if enabled else None,
-                                 version=job.version + 1, updated_at=now_ms(), updated_by=caller.user)  # fmt: skip
+        changed = replace_record(job, spec=job.spec.model_copy(update={"enabled": enabled}), paused_until=until,
+                                 paused_reason=reason if until is not None else None,
+                                 paused_at=(job.paused_at or now_ms()) if until is not None else None)  # fmt: skip
+        following = first_run(changed, now_ms()) if enabled else until
+        changed = replace_record(changed, next_run_at=following, version=job.version + 1, updated_at=now_ms(),
+                                 updated_by=caller.user)  # fmt: skip
         try:
             job_store.replace(changed, job, None)
         except job_store.StaleVersion:
@@ -348,8 +384,12 @@ def _write(actor: str, job: Job, app: Application, spec: JobSpec, reschedule: bo
     changed = replace_record(job, spec=_normal(spec), version=job.version + 1, updated_at=now_ms(), updated_by=actor)
     if changed.run_at != job.run_at:
         changed = replace_record(changed, completed_at=None)
+    if changed.enabled and changed.paused_until is not None:  # enabled by a PUT: the pause is over
+        changed = replace_record(changed, paused_until=None, paused_reason=None, paused_at=None)
     if reschedule:
         changed = replace_record(changed, next_run_at=first_run(changed, now_ms()))
+    if not changed.enabled and changed.paused_until is not None:
+        changed = replace_record(changed, next_run_at=changed.paused_until)  # where the engine resumes it
     changed, content = _with_snapshot(changed)
     job_store.replace(changed, job, content)
     publish("scheduler.job.updated", changed, app)

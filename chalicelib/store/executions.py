@@ -102,6 +102,7 @@ def _record(item: ExecutionModel) -> Execution:
         lag_ms=_number(item.lagMs),
         missed_slots=_number(item.missedSlots),
         due_at=_number(item.dueAt),
+        planned_at=_number(item.plannedAt),
         snapshot=item.snapshot,
         job_snapshot=produced.get("jobSnapshot"),
         resolved=produced.get("resolved"),
@@ -230,11 +231,11 @@ def take_over(execution: Execution, now_ms: int, attempts: list[dict[str, Any]])
 def finish(execution: Execution, status: str, now_ms: int, *, result: dict[str, Any] | None,
            error: dict[str, str] | None, attempts: list[dict[str, Any]], request: dict[str, Any] | None = None,
            resolved: dict[str, Any] | None = None, job_snapshot: dict[str, Any] | None = None,
-           called_at: int | None = None) -> Execution | None:  # fmt: skip
+           called_at: int | None = None, planned_at: int | None = None) -> Execution | None:  # fmt: skip
     """running -> succeeded/failed with what the run produced; None when this attempt no longer owns it. The first
-    attempt's start and lag are its call's (`called_at`). One attempt without error is not listed (the record's own
-    times say it)."""
-    timing = _first_call(execution, called_at)
+    attempt's start and lag are its call's (`called_at`), lag counted from `planned_at` (a jittered slot's start).
+    One attempt without error is not listed (the record's own times say it)."""
+    timing = _first_call(execution, called_at, planned_at)
     started = timing.get("started_at") or execution.started_at or now_ms
     listed = attempts if len(attempts) > 1 or error else []
     payload = _set_payload(result=result, error=error, attempts=listed, request=request, resolved=resolved,
@@ -254,27 +255,34 @@ def finish(execution: Execution, status: str, now_ms: int, *, result: dict[str, 
 
 
 def retry_later(execution: Execution, attempts: list[dict[str, Any]], due_at: int,
-                called_at: int | None = None) -> Execution | None:  # fmt: skip
+                called_at: int | None = None, planned_at: int | None = None) -> Execution | None:  # fmt: skip
     """running -> pending after a failed attempt whose retry message is on its way (visible at `due_at`)."""
-    timing = _first_call(execution, called_at)
+    timing = _first_call(execution, called_at, planned_at)
     actions = [ExecutionModel.status.set(PENDING), _set_payload(attempts=attempts), ExecutionModel.dueAt.set(due_at),
                *_timing_actions(timing)]  # fmt: skip
     return _transition(execution, actions, _at(execution, RUNNING), status=PENDING, attempts=attempts, due_at=due_at,
                        **timing)  # fmt: skip
 
 
-def _first_call(execution: Execution, called_at: int | None) -> dict[str, Any]:
-    """The first attempt's start and lag are its call's, known when the attempt ends (the claim comes before)."""
+def _first_call(execution: Execution, called_at: int | None, planned_at: int | None = None) -> dict[str, Any]:
+    """The first attempt's start and lag are its call's, known when the attempt ends (the claim comes before); a
+    jittered run's lag counts from its planned start, which the record then keeps."""
     if execution.attempt != 1 or called_at is None:
         return {}
-    return {"started_at": called_at, "attempt_started_at": called_at, "lag_ms": max(0, called_at - execution.slot)}
+    planned = planned_at if planned_at is not None and planned_at != execution.slot else None
+    timing = {"started_at": called_at, "attempt_started_at": called_at,
+              "lag_ms": max(0, called_at - (planned or execution.slot))}  # fmt: skip
+    return {**timing, "planned_at": planned} if planned is not None else timing
 
 
 def _timing_actions(timing: dict[str, Any]) -> list[Any]:
     if not timing:
         return []
-    return [ExecutionModel.startedAt.set(timing["started_at"]), ExecutionModel.lagMs.set(timing["lag_ms"]),
-            ExecutionModel.attemptStartedAt.set(timing["attempt_started_at"])]  # fmt: skip
+    actions = [ExecutionModel.startedAt.set(timing["started_at"]), ExecutionModel.lagMs.set(timing["lag_ms"]),
+               ExecutionModel.attemptStartedAt.set(timing["attempt_started_at"])]  # fmt: skip
+    if timing.get("planned_at") is not None:
+        actions.append(ExecutionModel.plannedAt.set(timing["planned_at"]))
+    return actions
 
 
 def fail(execution: Execution, now_ms: int, code: str, message: str) -> Execution | None:

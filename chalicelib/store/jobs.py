@@ -54,6 +54,9 @@ def _record(item: JobModel) -> Job:
         next_run_at=int(item.nextRunAt) if item.nextRunAt is not None else None,
         completed_at=int(item.completedAt) if item.completedAt is not None else None,
         snapshot=item.snapshot,
+        paused_until=int(item.pausedUntil) if item.pausedUntil is not None else None,
+        paused_reason=item.pausedReason,
+        paused_at=int(item.pausedAt) if item.pausedAt is not None else None,
     )
 
 
@@ -76,7 +79,8 @@ def write_raw_spec(job_id: int, spec: dict[str, Any]) -> None:
 
 
 def _item(job: Job) -> JobModel:
-    due = job.next_run_at is not None and job.enabled
+    # In the due index: an enabled job with a next slot, and a job paused until a time (the tick resumes it then)
+    due = job.next_run_at is not None and (job.enabled or job.paused_until is not None)
     return JobModel(
         job.id,
         applicationId=job.application_id,
@@ -92,6 +96,9 @@ def _item(job: Job) -> JobModel:
         nextRunAt=job.next_run_at if due else None,
         dueShard=due_shard(job.id) if due else None,
         completedAt=job.completed_at,
+        pausedUntil=job.paused_until,
+        pausedReason=job.paused_reason,
+        pausedAt=job.paused_at,
     )
 
 

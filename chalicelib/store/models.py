@@ -83,6 +83,9 @@ class JobModel(Model):
     nextRunAt = NumberAttribute(null=True)
     dueShard = NumberAttribute(null=True)
     completedAt = NumberAttribute(null=True)
+    pausedUntil = NumberAttribute(null=True)
+    pausedReason = UnicodeAttribute(null=True)
+    pausedAt = NumberAttribute(null=True)
 
     by_application = JobsByApplication()
     due = JobsDue()
@@ -122,6 +125,7 @@ class ExecutionModel(Model):
     lagMs = NumberAttribute(null=True)
     missedSlots = NumberAttribute(null=True)
     dueAt = NumberAttribute(null=True)  # a pending retry: when its message becomes visible
+    plannedAt = NumberAttribute(null=True)  # a jittered run: its slot plus the offset (absent: the slot)
     snapshot = UnicodeAttribute(null=True)
     payload = BinaryAttribute(null=True, legacy_encoding=False)
     expiresAt = NumberAttribute()

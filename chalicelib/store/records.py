@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.clock import to_ms
 from chalicelib.codes import Status, Trigger
 from chalicelib.contracts.models import JobSpec
+from chalicelib.cron import jitter_ms
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Job:
     updated_by: str | None = None
     next_run_at: int | None = None
     completed_at: int | None = None
+    paused_until: int | None = None  # disabled until then: it resumes by itself (the engine's resume message)
+    paused_reason: str | None = None
+    paused_at: int | None = None  # when that pause began: slots after it are the ones missed
     snapshot: str | None = None  # the key of the masked configuration runs of this version show (snapshots.py)
 
     @property
@@ -65,6 +69,22 @@ class Job:
     def run_at(self) -> int | None:
         """A one-off job's instant, epoch ms."""
         return to_ms(self.spec.runAt) if self.spec.runAt is not None else None
+
+    @property
+    def start_at(self) -> int | None:
+        return to_ms(self.spec.startAt) if self.spec.startAt is not None else None
+
+    @property
+    def end_at(self) -> int | None:
+        return to_ms(self.spec.endAt) if self.spec.endAt is not None else None
+
+    def in_window(self, slot: int) -> bool:
+        """Whether `slot` lies in [startAt, endAt)."""
+        return (self.start_at is None or slot >= self.start_at) and (self.end_at is None or slot < self.end_at)
+
+    def planned_at(self, slot: int, trigger: str = "schedule") -> int:
+        """When a run of `slot` starts: the slot plus its jitter offset (scheduled runs only)."""
+        return slot + (jitter_ms(self.id, slot, self.spec.jitterSeconds) if trigger == "schedule" else 0)
 
     @cached_property
     def task_config(self) -> dict[str, Any]:
@@ -96,6 +116,7 @@ class Execution:
     lag_ms: int | None = None
     missed_slots: int | None = None
     due_at: int | None = None  # a pending retry: when its message becomes visible
+    planned_at: int | None = None  # a jittered scheduled run: its slot plus the offset (None: the slot)
     snapshot: str | None = None  # key of the job's masked configuration as run (see snapshots.py)
     job_snapshot: dict[str, Any] | None = None  # kept whole when the run had no snapshot key
     resolved: dict[str, Any] | None = None  # what the run's parameters resolved to, by path (non-secret only)

@@ -39,7 +39,8 @@ def test_stage_policy_is_least_privilege(stage):
     for statement in policy["Statement"]:
         if statement["Sid"] == "SigningKeys":  # KMS keys are authorised by alias: any key, only through the stage's
             aliases = statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
-            assert statement["Resource"] == ["arn:aws:kms:*:*:key/*"] and aliases == [f"alias/scheduler-{stage}-signing"]
+            assert statement["Resource"] == ["arn:aws:kms:*:*:key/*"]
+            assert aliases == [f"alias/scheduler-{stage}-signing"]
             assert config["environment_variables"]["SIGNING_KMS_KEY_ID"] == aliases[0]
             continue
         for resource in statement["Resource"]:

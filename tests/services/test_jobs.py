@@ -29,6 +29,9 @@ CHANGED: dict[str, Any] = {
     "retryPolicy": {"maxAttempts": 1},
     "misfirePolicy": "skip",
     "concurrencyPolicy": "forbid",
+    "jitterSeconds": 30,
+    "startAt": "2030-01-01T00:00:00Z",
+    "endAt": "2099-01-01T00:00:00Z",
 }
 CHANGED_TASK: dict[str, Any] = {
     "endpoint": "https://other.example.com",
