@@ -8,7 +8,7 @@ from typing import Literal, get_args
 Status = Literal["pending", "running", "succeeded", "failed"]
 """pending: queued with a record (a manual run, a retry waiting out its backoff); running; then final."""
 
-Trigger = Literal["schedule", "manual"]
+Trigger = Literal["schedule", "manual", "backfill"]
 
 JobStatus = Literal["scheduled", "paused", "completed"]
 """Derived from a job: completed (a one-off that ran, or a schedule with no slot left), paused (disabled)."""

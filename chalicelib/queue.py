@@ -85,21 +85,35 @@ class ResumeMessage:
         return json.dumps({"v": 1, "kind": "resume", "jobId": self.job_id, "until": self.until})
 
 
-EngineMessage = ShardMessage | ResumeMessage  # the engine's own work, routed back to it by the invoker function
+@dataclass(frozen=True)
+class BackfillMessage:
+    """The next minute's step of a backfill's paced dispatch."""
+
+    backfill_id: int
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "kind": "backfill", "backfill": self.backfill_id})
 
 
-def decode(body: str) -> RunMessage | ShardMessage | ResumeMessage:
+EngineMessage = (
+    ShardMessage | ResumeMessage | BackfillMessage
+)  # the engine's own work, routed back to it by the invoker function
+
+
+def decode(body: str) -> RunMessage | EngineMessage:
     """A message of the invoker queue: a run, a shard of a fanned-out tick, or a paused job to resume."""
     data = json.loads(body)
     if isinstance(data, dict) and data.get("kind") == "tick-shard":
         return ShardMessage(int(data["shard"]), int(data["at"]))
     if isinstance(data, dict) and data.get("kind") == "resume":
         return ResumeMessage(int(data["jobId"]), int(data["until"]))
+    if isinstance(data, dict) and data.get("kind") == "backfill":
+        return BackfillMessage(int(data["backfill"]))
     return RunMessage.decode(body)
 
 
-Message = RunMessage | ShardMessage | ResumeMessage
-M = TypeVar("M", RunMessage, ShardMessage, ResumeMessage, Message)
+Message = RunMessage | EngineMessage
+M = TypeVar("M", RunMessage, ShardMessage, ResumeMessage, BackfillMessage, Message)
 
 
 @lru_cache(maxsize=1)

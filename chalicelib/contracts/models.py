@@ -449,6 +449,34 @@ class JobScheduleInput(Strict):
     retryPolicy: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
+class BackfillInput(Strict):
+    """Re-run the job's past slots in [from, to), paced."""
+
+    from_: IsoDateTime = Field(alias="from", description="The first instant (inclusive).")
+    to: IsoDateTime = Field(description="The end (exclusive); not in the future.")
+    maxRuns: int = Field(default=100, ge=1, le=1000, description="A range holding more slots is refused.")
+    perMinute: int = Field(default=60, ge=1, le=600, description="Runs started per minute.")
+
+
+class Backfill(Lax):
+    id: int
+    jobId: int
+    from_: str = Field(alias="from")
+    to: str
+    status: Literal["running", "done", "cancelled"]
+    perMinute: int
+    maxRuns: int
+    total: int = Field(description="Slots of the schedule in [from, to).")
+    queued: int = Field(description="Not started yet (not dispatched, or pending).")
+    running: int
+    succeeded: int
+    failed: int
+    skipped: int = Field(description="Slots that already had a run: never run twice.")
+    cancelled: int = Field(description="Slots the cancel stopped before they started.")
+    createdAt: str
+    createdBy: str | None = None
+
+
 class LastRun(Lax):
     id: int
     status: ExecutionStatus

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.contracts import (  # noqa: F401
     applications,
+    backfills,
     cron,
     executions,
     jobs,

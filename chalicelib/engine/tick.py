@@ -19,9 +19,19 @@ from dataclasses import dataclass, field, replace
 from chalicelib import cron
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.cron import MISFIRE_GRACE_MS
+from chalicelib.engine import backfill
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
-from chalicelib.queue import EngineMessage, ResumeMessage, RunMessage, ShardMessage, delay_for, send, send_for_slots
+from chalicelib.queue import (
+    BackfillMessage,
+    EngineMessage,
+    ResumeMessage,
+    RunMessage,
+    ShardMessage,
+    delay_for,
+    send,
+    send_for_slots,
+)
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import jobs as job_store
@@ -212,9 +222,11 @@ RESUMED_BY = "scheduler"
 
 
 def handle(message: EngineMessage) -> object:
-    """The engine's messages on the invoker queue: a tick's shard, or a paused job to resume."""
+    """The engine's messages on the invoker queue: a tick's shard, a paused job to resume, a backfill's step."""
     if isinstance(message, ResumeMessage):
         return resume(message)
+    if isinstance(message, BackfillMessage):
+        return backfill.step(message)
     return tick_shard(message)
 
 

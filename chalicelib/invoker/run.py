@@ -42,7 +42,7 @@ from chalicelib.invoker.outcome import run_ended, run_started, skipped
 from chalicelib.masking import credential_headers, forms_of, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
-from chalicelib.queue import EngineMessage, ResumeMessage, RunMessage, ShardMessage, decode, delay_for, send
+from chalicelib.queue import EngineMessage, RunMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
 from chalicelib.signing import Signer
 from chalicelib.store import applications as app_store
@@ -57,6 +57,7 @@ from chalicelib.views import job_snapshot, resolved_values, run_snapshot
 MAX_EARLY_WAIT_MS = 2_000
 RETRYABLE_CODES = frozenset({"ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND"})
 STALE_MARGIN_MS = 30_000  # a running attempt this long past its job's timeout has lost its invoker
+OVERLAP_WAIT_SECONDS = 5  # a backfill run of a `forbid` job tries again this long after meeting another in flight
 VISIBILITY_MARGIN_SECONDS = 60  # a message comes back this long after its job's timeout if its invoker dies
 
 
@@ -321,6 +322,10 @@ def _recorded(job: Job | None, message: RunMessage, execution: Execution, resolv
         if ended is not None:
             run_ended(ended, "skipped")
         return "skipped"
+    if (execution.trigger == "backfill" and job.spec.concurrencyPolicy == "forbid"
+            and execution_store.other_in_flight(job.id, execution.slot)):  # fmt: skip
+        send([(message, OVERLAP_WAIT_SECONDS)])  # a backfill run waits its turn rather than being skipped
+        return "requeued"
     started = execution_store.start(execution, now_ms(), job.snapshot)
     if started is None:
         return _duplicate(job)
@@ -510,7 +515,7 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None, shards:
         int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)), record.get("receiptHandle")
     )
     try:
-        if isinstance(message, ShardMessage | ResumeMessage):
+        if not isinstance(message, RunMessage):
             if shards is None:
                 log.error("an engine message reached an invoker without an engine handler")
                 return False

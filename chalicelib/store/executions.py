@@ -390,6 +390,29 @@ def newest_of(job_ids: list[int]) -> list[Execution | None]:
         return list(pool.map(newest, job_ids))
 
 
+def slots_with_runs(job_id: int, start: int, end: int) -> set[int]:
+    """The slots in [start, end) of the job that have a run (any trigger): one query of keys."""
+    found = ExecutionModel.query(job_id, ExecutionModel.slot.between(start, end - 1), consistent_read=True,
+                                 attributes_to_get=["slot"])  # fmt: skip
+    return {int(item.slot) for item in found}
+
+
+def get_many(job_id: int, slots: list[int]) -> dict[int, Execution]:
+    """The job's runs at these slots that exist, by slot (BatchGetItem, 100 keys a request)."""
+    if not slots:
+        return {}
+    return {int(item.slot): _record(item) for item in ExecutionModel.batch_get([(job_id, slot) for slot in slots])}
+
+
+def other_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
+    """Whether another run of the job goes first: one of the `look_back` before `slot` still pending or running, or
+    one of its newest running (a backfill's old slot beside today's). Later pending slots wait for this one."""
+    if earlier_in_flight(job_id, slot, look_back):
+        return True
+    newest = ExecutionModel.query(job_id, scan_index_forward=False, limit=look_back, consistent_read=True)
+    return any(item.status == RUNNING and int(item.slot) != slot for item in newest)
+
+
 def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
     """Whether one of the job's last `look_back` runs before `slot` is still pending or running."""
     earlier = ExecutionModel.query(
