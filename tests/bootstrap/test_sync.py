@@ -194,3 +194,15 @@ def test_jobs_json_carries_success_criteria_and_the_signing_opt_out(api, root):
     assert stored(api, "health")["taskConfig"]["expect"] == {"status": [200]}
     refused = sync.run(root(job("health", taskConfig={**task, "expect": {"bodyContains": "x" * 300}})))
     assert refused.errors and "taskConfig.expect.bodyContains" in json.dumps(refused.errors)
+
+
+def test_jobs_json_carries_jitter_and_an_active_window(api, root):
+    fields = {"jitterSeconds": 30, "startAt": "2030-01-01T00:00:00Z", "endAt": "2031-01-01T00:00:00Z"}
+    assert sync.run(root(job("health", **fields))).errors == []
+    created = stored(api, "health")
+    assert (created["jitterSeconds"], created["startAt"], created["endAt"]) == (
+        30, "2030-01-01T00:00:00.000Z", "2031-01-01T00:00:00.000Z")  # fmt: skip
+    assert created["nextRunAt"] == "2030-01-01T00:00:00.000Z"
+    assert actions(sync.run(root(job("health", **fields)))) == {"health": "unchanged"}
+    refused = sync.run(root(job("health", **{**fields, "endAt": "2029-01-01T00:00:00Z"})))
+    assert refused.errors and "endAt" in json.dumps(refused.errors)
