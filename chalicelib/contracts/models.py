@@ -55,6 +55,19 @@ def _iso_text(value: Any) -> Any:
 # A timestamp a client sends: ISO 8601 text with an offset, never an epoch number.
 IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _rfc_3339_text(value: Any) -> Any:
+    if not isinstance(value, str) or not RFC_3339.fullmatch(value):
+        raise ValueError(f"must be an RFC 3339 date-time string, not {str(value)[:40]!r}")
+    return value
+
+
+# A timestamp the service answers: RFC 3339 text (`format: date-time` in the document, a datetime in generated
+# clients), checked as such whenever responses are validated (VALIDATE_RESPONSES).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc_3339_text)]
+
 
 # --- errors -------------------------------------------------------------------------------------
 
@@ -347,13 +360,13 @@ class JobScheduleInput(Strict):
 class LastRun(Lax):
     id: int
     status: ExecutionStatus
-    scheduledFor: str
-    finishedAt: str | None = None
+    scheduledFor: Timestamp
+    finishedAt: Timestamp | None = None
 
 
 class UpcomingRun(Lax):
-    at: str = Field(description="The slot, ISO 8601 UTC.")
-    local: str = Field(description="The same instant in the job's time zone, with its offset.")
+    at: Timestamp = Field(description="The slot, ISO 8601 UTC.")
+    local: Timestamp = Field(description="The same instant in the job's time zone, with its offset.")
 
 
 class Job(Lax):
@@ -363,7 +376,7 @@ class Job(Lax):
     description: str | None = None
     enabled: bool
     pattern: str | None = None
-    runAt: str | None = None
+    runAt: Timestamp | None = None
     timezone: str
     taskType: Literal["HttpInvokerTask"]
     taskConfig: TaskConfigOut
@@ -371,7 +384,7 @@ class Job(Lax):
     misfirePolicy: Literal["fire_once", "skip"]
     concurrencyPolicy: Literal["allow", "forbid"]
     status: JobStatus
-    nextRunAt: str | None
+    nextRunAt: Timestamp | None
     lastRun: LastRun | None = Field(
         default=None, description="Only with `include=lastRun` on the list: the newest run."
     )
@@ -383,9 +396,9 @@ class Job(Lax):
         default=None,
         description="The variables (`${NAME}`) the job refers to, by name, secret places included; absent if none.",
     )
-    createdAt: str
+    createdAt: Timestamp
     createdBy: str | None = None
-    updatedAt: str
+    updatedAt: Timestamp
     updatedBy: str | None = None
     droppedCredentials: list[str] | None = Field(
         default=None,
@@ -415,7 +428,7 @@ class Variable(Lax):
     name: str
     value: str = Field(description="`********` when the variable is secret.")
     secret: bool
-    updatedAt: str
+    updatedAt: Timestamp
     updatedBy: str | None = None
 
 
@@ -453,24 +466,29 @@ class ExecutionError(BaseModel):
     stack: str | None = None
 
 
+class Attempt(BaseModel):
+    at: Timestamp = Field(description="When the attempt started.")
+    error: ExecutionError | None = None
+
+
 class Execution(Lax):
     id: int
     jobId: int
     applicationId: int
     status: ExecutionStatus
     trigger: Trigger
-    scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
+    scheduledFor: Timestamp = Field(description="The slot this run belongs to (the trigger time for a manual run).")
     attempt: int
-    attempts: list[dict[str, Any]] | None = Field(default=None, description="One entry per attempt: at, error")
-    startedAt: str | None
-    finishedAt: str | None
+    attempts: list[Attempt] | None = Field(default=None, description="One entry per attempt: when, and its error")
+    startedAt: Timestamp | None
+    finishedAt: Timestamp | None
     durationMs: int | None = None
     lagMs: int | None = Field(default=None, description="Start minus slot, in milliseconds.")
     missedSlots: int | None = Field(default=None, description="Slots skipped while the engine was behind.")
     jobSnapshot: dict[str, Any] | None = Field(default=None, description="The job as run: resolved, masked.")
     result: dict[str, Any] | None = None
     error: ExecutionError | None = None
-    createdAt: str
+    createdAt: Timestamp
     createdBy: str | None = None
 
 
@@ -517,7 +535,7 @@ class QueueSizes(Lax):
 class EngineStats(Lax):
     """The engine and its queue are global: `lastTick*` and `queue` are shown to admins only (null otherwise)."""
 
-    lastTickAt: str | None
+    lastTickAt: Timestamp | None
     lastTickDurationMs: int | None
     lastTickDispatched: int | None
     queue: QueueSizes | None = None
@@ -541,7 +559,7 @@ class CronPreviewRequest(Strict):
 
 class CronPreview(BaseModel):
     description: str = Field(description='In words, e.g. "At 02:00 AM, Monday through Friday".')
-    next: list[str] = Field(description="The next runs, ISO 8601 with the zone's offset, as the engine fires them.")
+    next: list[Timestamp] = Field(description="The next runs with the zone's offset, as the engine fires them.")
 
 
 class SessionCreate(Strict):
@@ -552,4 +570,4 @@ class Session(BaseModel):
     user: str
     admin: bool
     apps: list[str] = Field(description="Applications the user manages (all of them for an admin).")
-    expiresAt: str | None = None
+    expiresAt: Timestamp | None = None
