@@ -8,6 +8,12 @@ from chalicelib.contracts.models import Job, JobCreate, JobListQuery, JobSchedul
 TAGS = ("scheduler", "job")
 HEALTH_TASK = {"endpoint": "https://status.example.com", "path": "/health"}
 NOT_FOUND = {"error": {"code": "NOT_FOUND"}}
+CREATE_ERRORS = {
+    400: "the target is not allowed (URL_NOT_ALLOWED), or the job is not valid as a whole",
+    403: "the caller may not manage the application",
+    409: "the application has a job of that name",
+}
+RACED = {409: "the job was changed concurrently three times over; retry"}
 
 CREATE = define(
     Operation(
@@ -26,7 +32,7 @@ CREATE = define(
         output=Job,
         status=201,
         tags=TAGS,
-        errors=(400, 401, 403, 409, 413, 415, 422),
+        errors=CREATE_ERRORS,
         request_headers=("Idempotency-Key",),
         response_headers=("Location", "ETag"),
         scenarios=(
@@ -122,7 +128,7 @@ SCHEDULE = define(
         output=Job,
         status=201,
         tags=(*TAGS, "schedule"),
-        errors=(400, 401, 403, 409, 422),
+        errors=CREATE_ERRORS,
         request_headers=("Idempotency-Key",),
         response_headers=("Location", "ETag"),
         scenarios=(
@@ -179,7 +185,7 @@ LIST = define(
         query=JobListQuery,
         output=list[Job],
         tags=TAGS,
-        errors=(400, 401),
+        errors={404: "the applicationId filter names an application the caller may not see"},
         response_headers=("X-Next-Cursor", "Link"),
         examples=(
             Example(key="list-jobs", given=("job",), output=[{"name": "nightly-sync"}]),
@@ -206,7 +212,6 @@ GET = define(
         context="Jobs of applications the caller may not see answer 404. The ETag feeds If-Match on PUT.",
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
         response_headers=("ETag",),
         examples=(
             Example(key="get-job", given=("job",), path={"id": "{jobId}"}, output={"name": "nightly-sync"}),
@@ -231,7 +236,11 @@ UPDATE = define(
         input=JobUpdate,
         output=Job,
         tags=TAGS,
-        errors=(400, 401, 404, 409, 412, 413, 415),
+        errors={
+            400: "the target is not allowed (URL_NOT_ALLOWED), or the merged job is not valid",
+            409: "another job of the application has that name",
+            412: "the job changed while this update was being written",
+        },
         request_headers=("If-Match",),
         response_headers=("ETag",),
         examples=(
@@ -276,7 +285,6 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(key="delete-job", given=("job",), path={"id": "{jobId}"}, status=204),
             Example(
@@ -303,7 +311,8 @@ ENABLE = define(
         context="Answers the job.",
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
+        errors=RACED,
+        response_headers=("ETag",),
         examples=(
             Example(
                 key="enable",
@@ -327,7 +336,8 @@ DISABLE = define(
         context="Answers the job with status `paused` and nextRunAt null.",
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
+        errors=RACED,
+        response_headers=("ETag",),
         examples=(
             Example(
                 key="disable",
