@@ -75,14 +75,17 @@ class Reply:
 
 
 Handler = Callable[[Call], Reply | Any]
+HANDLERS: dict[str, Handler] = {}  # by operation key: what each bound route calls
 
 
 def bind(blueprint: Blueprint, operation: Operation) -> Callable[[Handler], Handler]:
     """Register `handler` as the route of `operation`."""
 
     def decorator(handler: Handler) -> Handler:
+        HANDLERS[operation.key] = handler
+
         def view(**path: str) -> Response:
-            return dispatch(operation, handler, blueprint.current_request, path)
+            return dispatch(operation, HANDLERS[operation.key], blueprint.current_request, path)
 
         view.__name__ = operation.key.replace(".", "_")
         blueprint.route(operation.path, methods=[operation.method], content_types=["*/*"])(view)

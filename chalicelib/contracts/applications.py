@@ -48,6 +48,13 @@ CREATE = define(
                 status=403,
                 as_user="member",
             ),
+            Example(
+                key="duplicate-name",
+                given=("application",),
+                input={"name": "demo", "displayName": "Demo again"},
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+                status=409,
+            ),
         ),
     )
 )

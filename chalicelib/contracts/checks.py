@@ -161,9 +161,3 @@ def answers(operation: Operation) -> dict[int, Answer]:
         extra = tuple(dict.fromkeys(name for kind in kinds for name in kind.header_names))
         found[status] = Answer(status, codes, tuple(reasons[status]), extra)
     return found
-
-
-def response_headers(operation: Operation, status: int) -> tuple[str, ...]:
-    """The headers `operation` declares for an answer of `status` (none for a status it does not declare)."""
-    answer = answers(operation).get(status)
-    return answer.headers if answer else ()

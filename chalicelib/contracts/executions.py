@@ -146,6 +146,14 @@ LIST = define(
         examples=(
             Example(key="recent", given=("execution",), output=[{"jobId": "{jobId}"}]),
             Example(key="recent-outsider", given=("execution",), output=[], as_user="outsider"),
+            Example(
+                key="recent-hidden-application",
+                given=("execution",),
+                query={"applicationId": "{applicationId}"},
+                status=404,
+                output=NOT_FOUND,
+                as_user="outsider",
+            ),
         ),
     )
 )

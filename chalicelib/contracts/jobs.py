@@ -110,6 +110,18 @@ CREATE = define(
                 output={"error": {"code": "FORBIDDEN"}},
                 as_user="outsider",
             ),
+            Example(
+                key="duplicate-name",
+                given=("job",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "nightly-sync",
+                    "pattern": "0 3 * * *",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=409,
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+            ),
         ),
     )
 )
@@ -168,6 +180,31 @@ SCHEDULE = define(
                 status=400,
                 output={"error": {"code": "VALIDATION_ERROR", "details": [{"field": "runAt"}]}},
             ),
+            Example(
+                key="schedule-duplicate-name",
+                given=("job",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "nightly-sync",
+                    "runAt": "2099-01-20T10:00:00Z",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=409,
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+            ),
+            Example(
+                key="schedule-other-tenant",
+                given=("application",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "sneaky",
+                    "runAt": "2099-01-20T10:00:00Z",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=403,
+                output={"error": {"code": "FORBIDDEN"}},
+                as_user="outsider",
+            ),
         ),
     )
 )
@@ -195,6 +232,14 @@ LIST = define(
                 query={"limit": "500"},
                 status=400,
                 output={"error": {"code": "VALIDATION_ERROR", "details": [{"field": "limit"}]}},
+            ),
+            Example(
+                key="hidden-application",
+                given=("job",),
+                query={"applicationId": "{applicationId}"},
+                status=404,
+                output=NOT_FOUND,
+                as_user="outsider",
             ),
         ),
     )
