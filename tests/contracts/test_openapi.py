@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from openapi_spec_validator import validate
+
 from app import app
 from chalicelib.contracts.base import REGISTRY
 from chalicelib.contracts.openapi import document
@@ -66,3 +68,7 @@ def test_every_timestamp_is_a_date_time():
                 assert forms and all(form.get("format") == "date-time" for form in forms), f"{model}.{name}: {prop}"
                 checked.append(f"{model}.{name}")
     assert {"Job.createdAt", "Job.nextRunAt", "Execution.finishedAt", "EngineStats.lastTickAt"} <= set(checked)
+
+
+def test_openapi_spec_validator_accepts_the_document():
+    validate(document())  # raises OpenAPIValidationError naming the first problem
