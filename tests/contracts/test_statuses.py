@@ -278,9 +278,14 @@ OWN_RECIPES: dict[tuple[str, int], Recipe] = {
 }
 
 
+def derived(operation: Operation) -> set[int]:
+    return {status for check in checks_of(operation) for status in check.statuses}
+
+
 def test_every_check_has_a_recipe_and_every_own_status_a_way_to_be_provoked():
+    """An own status that a check also answers is provoked by the check's recipe; the others need an example."""
     assert set(RECIPES) == {check.key for check in CHECKS}
-    missing = [f"{op.key} {status}" for op in OPERATIONS for status in sorted(op.errors)
+    missing = [f"{op.key} {status}" for op in OPERATIONS for status in sorted(set(op.errors) - derived(op))
                if (op.key, status) not in OWN_RECIPES and all(ex.status != status for ex in op.examples)]  # fmt: skip
     assert missing == [], "give each an acceptance example of that status (or a recipe in OWN_RECIPES)"
     assert all(status in REGISTRY[key].errors for key, status in OWN_RECIPES)
