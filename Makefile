@@ -11,7 +11,7 @@ MOTO_PORT ?= 4566
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test test-fast lint fmt check bench browser screenshots openapi bootstrap package deploy install clean token
+.PHONY: run test test-fast lint fmt check bench browser screenshots openapi client bootstrap package deploy install clean token
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11, python3.12, python3.13 or python3)"; exit 1; }
@@ -101,6 +101,17 @@ deploy: $(STAMP)
 ## openapi: regenerate the committed docs/openapi.json from the contracts
 openapi: $(STAMP)
 	$(PY) -m chalicelib.contracts.openapi > docs/openapi.json
+
+## client: a Python client generated from the OpenAPI document into build/client/ (pip install build/client),
+## offline, with openapi-python-client (settings: openapi-python-client.yaml), formatted by our pinned ruff
+client: $(STAMP)
+	@mkdir -p build
+	$(PY) -m chalicelib.contracts.openapi > build/openapi.json
+	rm -rf build/client
+	$(PY) -m openapi_python_client generate --path build/openapi.json --meta setup --config openapi-python-client.yaml \
+		--output-path build/client --fail-on-warning
+	cd build/client && $(abspath $(PY)) -m ruff check --no-respect-gitignore --fix-only --quiet . \
+		&& $(abspath $(PY)) -m ruff format --no-respect-gitignore --quiet .
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ class ApiError(Exception):
 
     status = 400
     code = "BAD_REQUEST"
+    header_names: tuple[str, ...] = ()  # the response headers this error always carries
 
     def __init__(
         self,
@@ -86,11 +87,29 @@ class IdempotencyMismatch(ApiError):
 
 class MethodNotAllowed(ApiError):
     status, code = 405, "METHOD_NOT_ALLOWED"
+    header_names = ("Allow",)
 
 
 class TooManyRequests(ApiError):
     status, code = 429, "TOO_MANY_REQUESTS"
+    header_names = ("Retry-After",)
+
+
+class Internal(ApiError):
+    """The service's own failure; its message never says more than that it was logged."""
+
+    status, code = 500, "INTERNAL"
 
 
 class Unavailable(ApiError):
     status, code = 503, "UNAVAILABLE"
+
+
+def _kinds(base: type[ApiError]) -> list[type[ApiError]]:
+    return [kind for sub in base.__subclasses__() for kind in (sub, *_kinds(sub))]
+
+
+# Every error by status, for statuses an operation's own rules answer (the document names their codes).
+BY_STATUS: dict[int, list[type[ApiError]]] = {}
+for _kind in _kinds(ApiError):
+    BY_STATUS.setdefault(_kind.status, []).append(_kind)

@@ -53,6 +53,7 @@ from chalicelib.store import jobs as job_store
 from chalicelib.store import signing_keys
 from chalicelib.store.models import JobModel, reset_connections
 from chalicelib.store.records import Execution
+from tests import declared
 
 STACK_PREFIX = "scheduler-dev"
 
@@ -138,6 +139,7 @@ class Api:
         sent.update(headers or {})
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         response = self.client.http.request(method, path, headers=sent, body=payload)
+        declared.check(method, path, response.status_code, response.headers)
         return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.body)
 
     def get(self, path: str, **kw: Any) -> Answer:
@@ -439,7 +441,8 @@ def local_stack(tmp_path: Path, jwt_secret: str | None = E2E_SECRET) -> Iterator
         token = jwt.encode({"sub": "admin", "roles": [ADMIN_ROLE], "exp": int(time.time()) + 3600}, jwt_secret)
     cold_start = time.monotonic() - started
     base = f"http://127.0.0.1:{port}/_/scheduler"
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    hooks = {"response": [lambda r: declared.check(r.request.method, str(r.request.url), r.status_code, r.headers)]}
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10, event_hooks=hooks)
     try:
         yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
                "cold_start": cold_start, "log": log,

@@ -19,24 +19,24 @@ from pydantic import ValidationError as PydanticError
 
 from chalicelib import auth
 from chalicelib.auth import Caller
-from chalicelib.contracts import json_values
+from chalicelib.contracts import checks, json_values
 from chalicelib.contracts.base import Operation
 from chalicelib.contracts.validation import details_of
 from chalicelib.errors import (
     ApiError,
     Forbidden,
+    Internal,
     InvalidJson,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationError,
-    error_body,
 )
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = checks.MAX_BODY_BYTES
 JSON_TYPES = ("application/json",)
 
 
@@ -45,6 +45,7 @@ class Call:
     """What a handler gets: the caller, typed path ids (and checked text parameters: `names`), validated query
     and body, and the raw request."""
 
+    operation: Operation
     caller: Caller | None
     path: dict[str, int]
     query: Any
@@ -54,6 +55,10 @@ class Call:
     names: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
+        """A request header the operation declares: its statuses and the document follow from the declaration
+        (contracts/checks.py), so a handler cannot act on one the document does not mention."""
+        if name not in self.operation.request_headers:
+            raise LookupError(f"{self.operation.key} does not declare the request header {name}")
         return self.request.headers.get(name.lower())
 
     @property
@@ -70,14 +75,17 @@ class Reply:
 
 
 Handler = Callable[[Call], Reply | Any]
+HANDLERS: dict[str, Handler] = {}  # by operation key: what each bound route calls
 
 
 def bind(blueprint: Blueprint, operation: Operation) -> Callable[[Handler], Handler]:
     """Register `handler` as the route of `operation`."""
 
     def decorator(handler: Handler) -> Handler:
+        HANDLERS[operation.key] = handler
+
         def view(**path: str) -> Response:
-            return dispatch(operation, handler, blueprint.current_request, path)
+            return dispatch(operation, HANDLERS[operation.key], blueprint.current_request, path)
 
         view.__name__ = operation.key.replace(".", "_")
         blueprint.route(operation.path, methods=[operation.method], content_types=["*/*"])(view)
@@ -90,15 +98,12 @@ def dispatch(operation: Operation, handler: Handler, request: Request, path: dic
     try:
         caller = _authorize(operation, request)
         absent = operation.optional_body and not (request.raw_body or b"").strip()
-        parsed = _parse_json(request) if operation.input and not absent else None
+        parsed = _parse_json(request) if checks.JSON_BODY.applies(operation) and not absent else None
         call = Call(
+            operation=operation,
             caller=caller,
-            path={name: _path_id(value) for name, value in path.items() if name not in operation.path_patterns},
-            names={
-                name: _path_text(operation, name, value)
-                for name, value in path.items()
-                if name in operation.path_patterns
-            },
+            path={name: _path_id(path[name]) for name in checks.id_params(operation)},
+            names={name: _path_text(operation, name, path[name]) for name in operation.path_patterns},
             query=_validate(operation.query, _query(request), "") if operation.query else None,
             body=_validate(operation.input, parsed, "") if operation.input and not absent else None,
             json=parsed,
@@ -114,11 +119,7 @@ def dispatch(operation: Operation, handler: Handler, request: Request, path: dic
         return error_response(ValidationError.for_details(details))
     except Exception:
         log.exception("unhandled error in %s", operation.key)
-        return Response(error_body("INTERNAL", "internal error; it has been logged"), status_code=500)
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-UI_HEADER = ("x-requested-with", "scheduler-ui")
+        return error_response(Internal("internal error; it has been logged"))
 
 
 def _same_origin(request: Request) -> None:
@@ -126,13 +127,14 @@ def _same_origin(request: Request) -> None:
     one must come from this origin: a matching `Origin`, or (from a client that sends none) no session
     cookie or the header the Admin UI always sends. A cross-site form post carries a foreign Origin: 403."""
     headers = request.headers
-    if request.method in SAFE_METHODS or auth.bearer_token(headers):
+    if auth.bearer_token(headers):
         return
     origin = headers.get("origin")
     if origin is None:
-        if auth.session_cookie(headers) is None or headers.get(UI_HEADER[0]) == UI_HEADER[1]:
+        name, value = checks.UI_HEADER
+        if auth.session_cookie(headers) is None or headers.get(name.lower()) == value:
             return
-        raise Forbidden(f"a write with the session cookie needs the Origin header or {UI_HEADER[0]}: {UI_HEADER[1]}")
+        raise Forbidden(f"a write with the session cookie needs the Origin header or {name}: {value}")
     # The configured public origin only: the request's own Host header is the client's to choose.
     gateway = urlsplit(get_settings().gateway_url)
     if origin.rstrip("/").lower() != f"{gateway.scheme}://{gateway.netloc}".lower():
@@ -140,11 +142,12 @@ def _same_origin(request: Request) -> None:
 
 
 def _authorize(operation: Operation, request: Request) -> Caller | None:
-    _same_origin(request)
-    if operation.policy.auth == "public":
+    if checks.SAME_ORIGIN.applies(operation):
+        _same_origin(request)
+    if not checks.AUTHENTICATED.applies(operation):
         return None
     caller = auth.authenticate(request.headers)
-    if operation.policy.auth == "admin" and not caller.is_admin:
+    if checks.ADMIN.applies(operation) and not caller.is_admin:
         raise Forbidden("this operation needs the scheduler:admin role")
     return caller
 
@@ -161,7 +164,7 @@ def _path_text(operation: Operation, name: str, value: str) -> str:
     value = unquote(value)
     if re.fullmatch(operation.path_patterns[name], value):
         return value
-    if operation.input is not None:
+    if checks.PATH_NAME_WRITE.applies(operation):
         raise ValidationError.for_field(name, f"must match ^{operation.path_patterns[name]}$")
     raise NotFound(f"no {name} {value[:64]!r}")
 

@@ -23,7 +23,7 @@ CREATE = define(
         status=201,
         policy=Policy(auth="admin"),
         tags=TAGS,
-        errors=(400, 401, 403, 409),
+        errors={409: "an application of that name exists"},
         response_headers=("Location",),
         scenarios=(
             Scenario("create-app", ("Caller is admin",), ("Caller creates `billing`",), ("201 with the id",)),
@@ -49,6 +49,13 @@ CREATE = define(
                 status=403,
                 as_user="member",
             ),
+            Example(
+                key="duplicate-name",
+                given=("application",),
+                input={"name": "demo", "displayName": "Demo again"},
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+                status=409,
+            ),
         ),
     )
 )
@@ -66,7 +73,6 @@ LIST = define(
         query=ApplicationListQuery,
         output=list[Application],
         tags=TAGS,
-        errors=(400, 401),
         response_headers=("X-Next-Cursor", "Link"),
         examples=(
             Example(key="list-apps", given=("application",), output=[{"name": "demo"}]),
@@ -88,7 +94,6 @@ GET = define(
         context="Applications the caller may not see answer 404.",
         output=Application,
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(key="get-app", given=("application",), path={"id": "{applicationId}"}, output={"name": "demo"}),
             Example(

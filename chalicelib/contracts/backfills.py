@@ -24,12 +24,23 @@ CREATE = define(
         output=Backfill,
         status=202,
         tags=(*TAGS, "job"),
-        errors=(400, 401, 404, 413, 415, 503),
+        errors={
+            400: "from/to/maxRuns do not describe past slots of the schedule (the answer names the field)",
+            503: "the run queue is not reachable; the backfill was not started",
+        },
         response_headers=("Location",),
         scenarios=(
             Scenario("re-run", ("A daily job missed March 3-5",), ("they are backfilled",), ("3 runs, March dates",)),
         ),
         examples=(
+            Example(
+                key="a-past-day",
+                given=("job",),
+                path={"id": "{jobId}"},
+                input={"from": "2026-03-03T00:00:00Z", "to": "2026-03-04T00:00:00Z"},
+                output={"total": 1, "skipped": 0, "status": "running"},
+                status=202,
+            ),
             Example(
                 key="future-refused",
                 given=("job",),
@@ -63,7 +74,6 @@ GET = define(
         context=CONTEXT,
         output=Backfill,
         tags=TAGS,
-        errors=(401, 404),
         examples=(Example(key="missing", path={"id": "987654"}, output={"error": {"code": "NOT_FOUND"}}, status=404),),
     )
 )
@@ -80,7 +90,6 @@ CANCEL = define(
         context=CONTEXT + " Answers the backfill as cancelled. Idempotent.",
         output=Backfill,
         tags=TAGS,
-        errors=(401, 404),
         examples=(Example(key="missing", path={"id": "987654"}, output={"error": {"code": "NOT_FOUND"}}, status=404),),
     )
 )

@@ -68,7 +68,9 @@ class Operation:
     stability: Literal["experimental", "beta", "stable", "deprecated"] = "stable"
     owners: tuple[str, ...] = ("@scheduler-team",)
     tags: tuple[str, ...] = ()
-    errors: tuple[int, ...] = ()
+    # The statuses the operation's own rules answer, beyond what the routing's checks derive (contracts/checks.py:
+    # authentication, body, path ids, declared request headers...): {status: when}, or the bare statuses.
+    errors: dict[int, str] | tuple[int, ...] = ()
     request_headers: tuple[str, ...] = ()
     response_headers: tuple[str, ...] = ()
     scenarios: tuple[Scenario, ...] = ()

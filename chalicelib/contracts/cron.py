@@ -18,7 +18,6 @@ PREVIEW = define(
         input=CronPreviewRequest,
         output=CronPreview,
         tags=("scheduler", "cron"),
-        errors=(400, 401),
         scenarios=(
             Scenario(
                 "weekdays",

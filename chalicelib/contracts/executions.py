@@ -29,7 +29,10 @@ TRIGGER = define(
         output=Execution,
         status=202,
         tags=(*TAGS, "job"),
-        errors=(401, 404, 409, 422, 429, 503),
+        errors={
+            429: "the manual runs a minute allowed per job or per application were used",
+            503: "the run could not be recorded or the run queue is not reachable (the run is recorded failed)",
+        },
         request_headers=("Idempotency-Key",),
         response_headers=("Location",),
         scenarios=(Scenario("trigger", ("A job exists",), ("A member triggers it",), ("202, a pending manual run",)),),
@@ -73,7 +76,6 @@ JOB_EXECUTIONS = define(
         query=JobExecutionListQuery,
         output=list[Execution],
         tags=(*TAGS, "job"),
-        errors=(400, 401, 404),
         response_headers=("X-Next-Cursor", "Link"),
         examples=(
             Example(
@@ -107,7 +109,6 @@ GET = define(
         context="Readable until it expires (EXECUTION_RETENTION_DAYS), also after its job is deleted.",
         output=Execution,
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(
                 key="get-execution",
@@ -140,11 +141,19 @@ LIST = define(
         query=ExecutionListQuery,
         output=list[Execution],
         tags=TAGS,
-        errors=(400, 401, 404),
+        errors={404: "the jobId or applicationId filter names one the caller may not see"},
         response_headers=("X-Next-Cursor", "Link"),
         examples=(
             Example(key="recent", given=("execution",), output=[{"jobId": "{jobId}"}]),
             Example(key="recent-outsider", given=("execution",), output=[], as_user="outsider"),
+            Example(
+                key="recent-hidden-application",
+                given=("execution",),
+                query={"applicationId": "{applicationId}"},
+                status=404,
+                output=NOT_FOUND,
+                as_user="outsider",
+            ),
         ),
     )
 )
@@ -161,7 +170,6 @@ STATS = define(
         context="Scoped to the caller's applications (admins see all). Engine figures are global.",
         output=Stats,
         tags=(*TAGS, "stats"),
-        errors=(401,),
         examples=(Example(key="stats", given=("job",), output={"jobs": {"total": 1, "enabled": 1}}),),
     )
 )

@@ -8,6 +8,12 @@ from chalicelib.contracts.models import Job, JobCreate, JobListQuery, JobSchedul
 TAGS = ("scheduler", "job")
 HEALTH_TASK = {"endpoint": "https://status.example.com", "path": "/health"}
 NOT_FOUND = {"error": {"code": "NOT_FOUND"}}
+CREATE_ERRORS = {
+    400: "the target is not allowed (URL_NOT_ALLOWED), or the job is not valid as a whole",
+    403: "the caller may not manage the application",
+    409: "the application has a job of that name",
+}
+RACED = {409: "the job was changed concurrently three times over; retry"}
 
 CREATE = define(
     Operation(
@@ -26,7 +32,7 @@ CREATE = define(
         output=Job,
         status=201,
         tags=TAGS,
-        errors=(400, 401, 403, 409, 413, 415, 422),
+        errors=CREATE_ERRORS,
         request_headers=("Idempotency-Key",),
         response_headers=("Location", "ETag"),
         scenarios=(
@@ -104,6 +110,18 @@ CREATE = define(
                 output={"error": {"code": "FORBIDDEN"}},
                 as_user="outsider",
             ),
+            Example(
+                key="duplicate-name",
+                given=("job",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "nightly-sync",
+                    "pattern": "0 3 * * *",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=409,
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+            ),
         ),
     )
 )
@@ -122,7 +140,7 @@ SCHEDULE = define(
         output=Job,
         status=201,
         tags=(*TAGS, "schedule"),
-        errors=(400, 401, 403, 409, 422),
+        errors=CREATE_ERRORS,
         request_headers=("Idempotency-Key",),
         response_headers=("Location", "ETag"),
         scenarios=(
@@ -162,6 +180,31 @@ SCHEDULE = define(
                 status=400,
                 output={"error": {"code": "VALIDATION_ERROR", "details": [{"field": "runAt"}]}},
             ),
+            Example(
+                key="schedule-duplicate-name",
+                given=("job",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "nightly-sync",
+                    "runAt": "2099-01-20T10:00:00Z",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=409,
+                output={"error": {"code": "CONFLICT", "details": [{"field": "name"}]}},
+            ),
+            Example(
+                key="schedule-other-tenant",
+                given=("application",),
+                input={
+                    "applicationId": "{applicationId}",
+                    "name": "sneaky",
+                    "runAt": "2099-01-20T10:00:00Z",
+                    "taskConfig": HEALTH_TASK,
+                },
+                status=403,
+                output={"error": {"code": "FORBIDDEN"}},
+                as_user="outsider",
+            ),
         ),
     )
 )
@@ -179,7 +222,7 @@ LIST = define(
         query=JobListQuery,
         output=list[Job],
         tags=TAGS,
-        errors=(400, 401),
+        errors={404: "the applicationId filter names an application the caller may not see"},
         response_headers=("X-Next-Cursor", "Link"),
         examples=(
             Example(key="list-jobs", given=("job",), output=[{"name": "nightly-sync"}]),
@@ -189,6 +232,14 @@ LIST = define(
                 query={"limit": "500"},
                 status=400,
                 output={"error": {"code": "VALIDATION_ERROR", "details": [{"field": "limit"}]}},
+            ),
+            Example(
+                key="hidden-application",
+                given=("job",),
+                query={"applicationId": "{applicationId}"},
+                status=404,
+                output=NOT_FOUND,
+                as_user="outsider",
             ),
         ),
     )
@@ -206,7 +257,6 @@ GET = define(
         context="Jobs of applications the caller may not see answer 404. The ETag feeds If-Match on PUT.",
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
         response_headers=("ETag",),
         examples=(
             Example(key="get-job", given=("job",), path={"id": "{jobId}"}, output={"name": "nightly-sync"}),
@@ -231,7 +281,11 @@ UPDATE = define(
         input=JobUpdate,
         output=Job,
         tags=TAGS,
-        errors=(400, 401, 404, 409, 412, 413, 415),
+        errors={
+            400: "the target is not allowed (URL_NOT_ALLOWED), or the merged job is not valid",
+            409: "another job of the application has that name",
+            412: "the job changed while this update was being written",
+        },
         request_headers=("If-Match",),
         response_headers=("ETag",),
         examples=(
@@ -276,7 +330,6 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(key="delete-job", given=("job",), path={"id": "{jobId}"}, status=204),
             Example(
@@ -303,7 +356,8 @@ ENABLE = define(
         context="Answers the job.",
         output=Job,
         tags=TAGS,
-        errors=(401, 404),
+        errors=RACED,
+        response_headers=("ETag",),
         examples=(
             Example(
                 key="enable",
@@ -331,7 +385,8 @@ DISABLE = define(
         optional_body=True,
         output=Job,
         tags=TAGS,
-        errors=(400, 401, 404, 409, 413, 415),
+        errors=RACED,
+        response_headers=("ETag",),
         examples=(
             Example(
                 key="disable",

@@ -55,6 +55,19 @@ def _iso_text(value: Any) -> Any:
 # A timestamp a client sends: ISO 8601 text with an offset, never an epoch number.
 IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _rfc_3339_text(value: Any) -> Any:
+    if not isinstance(value, str) or not RFC_3339.fullmatch(value):
+        raise ValueError(f"must be an RFC 3339 date-time string, not {str(value)[:40]!r}")
+    return value
+
+
+# A timestamp the service answers: RFC 3339 text (`format: date-time` in the document, a datetime in generated
+# clients), checked as such whenever responses are validated (VALIDATE_RESPONSES).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc_3339_text)]
+
 
 # --- errors -------------------------------------------------------------------------------------
 
@@ -118,8 +131,8 @@ class SigningKeyCreate(Strict):
 class SigningKey(Lax):
     id: str
     type: SigningKeyType
-    createdAt: str
-    expiresAt: str | None
+    createdAt: Timestamp
+    expiresAt: Timestamp | None
     publicKey: str | None = Field(default=None, description="ed25519 only: `whpk_` + base64 of the 32-byte key.")
 
 
@@ -461,8 +474,8 @@ class BackfillInput(Strict):
 class Backfill(Lax):
     id: int
     jobId: int
-    from_: str = Field(alias="from")
-    to: str
+    from_: Timestamp = Field(alias="from")
+    to: Timestamp
     status: Literal["running", "done", "cancelled"]
     perMinute: int
     maxRuns: int
@@ -473,20 +486,20 @@ class Backfill(Lax):
     failed: int
     skipped: int = Field(description="Slots that already had a run: never run twice.")
     cancelled: int = Field(description="Slots the cancel stopped before they started.")
-    createdAt: str
+    createdAt: Timestamp
     createdBy: str | None = None
 
 
 class LastRun(Lax):
     id: int
     status: ExecutionStatus
-    scheduledFor: str
-    finishedAt: str | None = None
+    scheduledFor: Timestamp
+    finishedAt: Timestamp | None = None
 
 
 class UpcomingRun(Lax):
-    at: str = Field(description="The slot, ISO 8601 UTC.")
-    local: str = Field(description="The same instant in the job's time zone, with its offset.")
+    at: Timestamp = Field(description="The slot, ISO 8601 UTC.")
+    local: Timestamp = Field(description="The same instant in the job's time zone, with its offset.")
 
 
 class Job(Lax):
@@ -496,7 +509,7 @@ class Job(Lax):
     description: str | None = None
     enabled: bool
     pattern: str | None = None
-    runAt: str | None = None
+    runAt: Timestamp | None = None
     timezone: str
     taskType: Literal["HttpInvokerTask"]
     taskConfig: TaskConfigOut
@@ -504,11 +517,11 @@ class Job(Lax):
     misfirePolicy: Literal["fire_once", "skip"]
     concurrencyPolicy: Literal["allow", "forbid"]
     jitterSeconds: int | None = None
-    startAt: str | None = None
-    endAt: str | None = None
+    startAt: Timestamp | None = None
+    endAt: Timestamp | None = None
     status: JobStatus
-    nextRunAt: str | None
-    pausedUntil: str | None = Field(default=None, description="A job paused until a time: when it resumes by itself.")
+    nextRunAt: Timestamp | None
+    pausedUntil: Timestamp | None = Field(default=None, description="A job paused until a time: it resumes then.")
     pausedReason: str | None = None
     lastRun: LastRun | None = Field(
         default=None, description="Only with `include=lastRun` on the list: the newest run."
@@ -521,9 +534,9 @@ class Job(Lax):
         default=None,
         description="The variables (`${NAME}`) the job refers to, by name, secret places included; absent if none.",
     )
-    createdAt: str
+    createdAt: Timestamp
     createdBy: str | None = None
-    updatedAt: str
+    updatedAt: Timestamp
     updatedBy: str | None = None
     droppedCredentials: list[str] | None = Field(
         default=None,
@@ -553,7 +566,7 @@ class Variable(Lax):
     name: str
     value: str = Field(description="`********` when the variable is secret.")
     secret: bool
-    updatedAt: str
+    updatedAt: Timestamp
     updatedBy: str | None = None
 
 
@@ -591,27 +604,32 @@ class ExecutionError(BaseModel):
     stack: str | None = None
 
 
+class Attempt(BaseModel):
+    at: Timestamp = Field(description="When the attempt started.")
+    error: ExecutionError | None = None
+
+
 class Execution(Lax):
     id: int
     jobId: int
     applicationId: int
     status: ExecutionStatus
     trigger: Trigger
-    scheduledFor: str = Field(description="The slot this run belongs to (the trigger time for a manual run).")
-    plannedAt: str | None = Field(
+    scheduledFor: Timestamp = Field(description="The slot this run belongs to (the trigger time for a manual run).")
+    plannedAt: Timestamp | None = Field(
         default=None, description="When it was to start: the slot plus the job's jitter offset (else the slot)."
     )
     attempt: int
-    attempts: list[dict[str, Any]] | None = Field(default=None, description="One entry per attempt: at, error")
-    startedAt: str | None
-    finishedAt: str | None
+    attempts: list[Attempt] | None = Field(default=None, description="One entry per attempt: when, and its error")
+    startedAt: Timestamp | None
+    finishedAt: Timestamp | None
     durationMs: int | None = None
     lagMs: int | None = Field(default=None, description="Start minus slot, in milliseconds.")
     missedSlots: int | None = Field(default=None, description="Slots skipped while the engine was behind.")
     jobSnapshot: dict[str, Any] | None = Field(default=None, description="The job as run: resolved, masked.")
     result: dict[str, Any] | None = None
     error: ExecutionError | None = None
-    createdAt: str
+    createdAt: Timestamp
     createdBy: str | None = None
 
 
@@ -658,7 +676,7 @@ class QueueSizes(Lax):
 class EngineStats(Lax):
     """The engine and its queue are global: `lastTick*` and `queue` are shown to admins only (null otherwise)."""
 
-    lastTickAt: str | None
+    lastTickAt: Timestamp | None
     lastTickDurationMs: int | None
     lastTickDispatched: int | None
     queue: QueueSizes | None = None
@@ -684,7 +702,7 @@ class CronPreviewRequest(Strict):
 
 class CronPreview(BaseModel):
     description: str = Field(description='In words, e.g. "At 02:00 AM, Monday through Friday".')
-    next: list[str] = Field(description="The next runs, ISO 8601 with the zone's offset, as the engine fires them.")
+    next: list[Timestamp] = Field(description="The next runs with the zone's offset, as the engine fires them.")
 
 
 class SessionCreate(Strict):
@@ -695,4 +713,4 @@ class Session(BaseModel):
     user: str
     admin: bool
     apps: list[str] = Field(description="Applications the user manages (all of them for an admin).")
-    expiresAt: str | None = None
+    expiresAt: Timestamp | None = None

@@ -20,15 +20,11 @@ from chalicelib.contracts import (  # noqa: F401
     variables,
 )
 from chalicelib.contracts.base import REGISTRY, Operation
+from chalicelib.contracts.checks import Answer, answers
 from chalicelib.contracts.models import ErrorResponse
 
 REF = "#/components/schemas/{model}"
-STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad request (VALIDATION_ERROR, "
-    "INVALID_JSON, URL_NOT_ALLOWED)", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-    409: "CONFLICT", 412: "PRECONDITION_FAILED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "IDEMPOTENCY_MISMATCH", 503: "UNAVAILABLE",
-}  # fmt: skip
+SUCCESS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
 HEADER_DOCS = {
     "Idempotency-Key": "A replay with the same key returns the first response; another body gives 422.",
     "If-Match": "The ETag read from GET; a stale value gives 412.",
@@ -36,6 +32,13 @@ HEADER_DOCS = {
     "ETag": "Version of the job, for If-Match.",
     "X-Next-Cursor": "Cursor of the next page; absent on the last page.",
     "Link": 'The next page as `<url>; rel="next"`; absent on the last page.',
+    "Set-Cookie": "The `session` cookie (HttpOnly, SameSite=Strict, Path=/_/scheduler).",
+    "Idempotent-Replayed": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
+    "Retry-After": "Seconds to wait before trying again.",
+}
+HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Idempotent-Replayed": {"type": "string", "enum": ["true"]},
+    "Retry-After": {"type": "integer", "minimum": 1},
 }
 
 
@@ -78,22 +81,30 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
     return params
 
 
+def _headers(answer: Answer) -> dict[str, Any]:
+    return {
+        name: {"schema": HEADER_SCHEMAS.get(name, {"type": "string"}), "description": HEADER_DOCS.get(name, "")}
+        for name in answer.headers
+    }
+
+
 def _responses(operation: Operation) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": STATUS_TEXT.get(operation.status, "OK")}
-    if operation.output is not None and operation.status != 204:
-        success["content"] = {"application/json": {"schema": _schema_of(operation.output)}}
-    if operation.response_headers:
-        success["headers"] = {
-            name: {"schema": {"type": "string"}, "description": HEADER_DOCS.get(name, "")}
-            for name in operation.response_headers
-        }
-    responses = {str(operation.status): success}
-    errors = set(operation.errors) | ({401} if operation.policy.auth != "public" else set())
-    for status in sorted(errors):
-        responses[str(status)] = {
-            "description": STATUS_TEXT.get(status, "Error"),
-            "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}},
-        }
+    """Every status the operation can answer (contracts/checks.py derives them): the success with its model,
+    each error with the one error shape, its codes and why."""
+    responses: dict[str, Any] = {}
+    for status, answer in answers(operation).items():
+        if status == operation.status:
+            response: dict[str, Any] = {"description": SUCCESS_TEXT.get(status, "OK")}
+            if operation.output is not None and status != 204:
+                response["content"] = {"application/json": {"schema": _schema_of(operation.output)}}
+        else:
+            response = {
+                "description": f"{', '.join(answer.codes)}: {'; '.join(answer.why)}.",
+                "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}},
+            }
+        if answer.headers:
+            response["headers"] = _headers(answer)
+        responses[str(status)] = response
     return responses
 
 

@@ -27,7 +27,7 @@ CREATE = define(
         output=SigningKeyCreated,
         status=201,
         tags=TAGS,
-        errors=(400, 401, 404, 409, 413, 415),
+        errors={400: "expiresAt is not in the future", 409: "the application already has 10 active keys"},
         scenarios=(
             Scenario("rotate", ("`crm` signs with key A",), ("key B is created",), ("calls carry A's and B's",)),
         ),
@@ -81,7 +81,6 @@ LIST = define(
         context=CONTEXT,
         output=list[SigningKey],
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(key="first-key", given=("application",), path={"id": "{applicationId}"}, output=[{"type": "hmac"}]),
             Example(
@@ -109,7 +108,6 @@ PUBLIC = define(
         output=list[PublicKey],
         policy=Policy(auth="public"),
         tags=TAGS,
-        errors=(404,),
         examples=(Example(key="no-ed25519-key", given=("application",), path={"id": "{applicationId}"}, output=[]),),
     )
 )
@@ -128,7 +126,7 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors=(401, 404, 409),
+        errors={409: "it is the last active key that does not expire"},
         scenarios=(Scenario("last-key", ("`crm` has one key",), ("it is retired",), ("409; it still signs",)),),
         examples=(
             Example(

@@ -20,7 +20,7 @@ HEALTH = define(
         output=Health,
         policy=Policy(auth="public"),
         tags=("scheduler", "system"),
-        errors=(503,),
+        errors={503: "the job store is not reachable"},
         scenarios=(
             Scenario("health-ok", ("The store is reachable",), ("Anyone asks for health",), ("200 status ok",)),
         ),

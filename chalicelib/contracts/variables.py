@@ -27,7 +27,7 @@ PUT = define(
         input=VariableInput,
         output=Variable,
         tags=TAGS,
-        errors=(400, 401, 404, 409, 413, 415),
+        errors={400: "the name is a built-in one", 409: "the application already has 64 variables"},
         scenarios=(
             Scenario("set-host", ("An application exists",), ("HOST is set",), ("200 with the value",)),
             Scenario("set-secret", ("An application exists",), ("API_KEY is set secret",), ("200, value masked",)),
@@ -80,7 +80,6 @@ LIST = define(
         context=CONTEXT,
         output=list[Variable],
         tags=TAGS,
-        errors=(401, 404),
         examples=(Example(key="none-yet", given=("application",), path={"id": "{applicationId}"}, output=[]),),
     )
 )
@@ -98,7 +97,6 @@ GET = define(
         context=CONTEXT,
         output=Variable,
         tags=TAGS,
-        errors=(401, 404),
         examples=(
             Example(
                 key="missing",
@@ -125,7 +123,7 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors=(401, 404, 409),
+        errors={409: "a job still uses the variable (the answer names them)"},
         scenarios=(Scenario("in-use", ("Job `sync` uses ${HOST}",), ("HOST is deleted",), ("409 naming `sync`",)),),
         examples=(
             Example(

@@ -9,41 +9,9 @@ import pytest
 
 from chalicelib.contracts.base import REGISTRY, Example, Operation
 from chalicelib.contracts.openapi import document  # noqa: F401 - registers every operation
-from tests.conftest import token
+from tests.contracts.harness import HARNESS_GIVES, USERS, given, request_of, substitute
 
-USERS = {
-    "admin": lambda: token("admin", admin=True),
-    "member": lambda: token("mia", apps=["demo"]),
-    "outsider": lambda: token("oscar", apps=["other"]),
-}
 CASES = [(op, example) for op in REGISTRY.values() for example in op.examples]
-HARNESS_GIVES = {"application", "job", "disabled job", "execution"}  # what `given` below creates
-
-
-def given(api, names: tuple[str, ...]) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    if names:
-        ids["applicationId"] = str(api.make_app("demo", "Demo")["id"])
-    if {"job", "disabled job", "execution"} & set(names):
-        job = api.make_job(int(ids["applicationId"]), name="nightly-sync", enabled="disabled job" not in names)
-        ids["jobId"] = str(job["id"])
-    if "execution" in names:
-        ids["executionId"] = str(api.post(f"/_/scheduler/jobs/{ids['jobId']}/trigger").json["id"])
-    return ids
-
-
-def substitute(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, number in ids.items():
-            if value == "{" + name + "}":
-                return int(number)
-            value = value.replace("{" + name + "}", number)
-        return value
-    if isinstance(value, dict):
-        return {key: substitute(item, ids) for key, item in value.items()}
-    if isinstance(value, list):
-        return [substitute(item, ids) for item in value]
-    return value
 
 
 def assert_subset(expected: Any, actual: Any, where: str = "") -> None:
@@ -66,14 +34,7 @@ def assert_subset(expected: Any, actual: Any, where: str = "") -> None:
 @pytest.mark.parametrize(("operation", "example"), CASES, ids=[f"{op.key}:{ex.key}" for op, ex in CASES])
 def test_acceptance_example(api, operation: Operation, example: Example):
     ids = given(api, example.given)
-    path = operation.path
-    for name, value in example.path.items():
-        path = path.replace("{" + name + "}", substitute(value, ids) if not value.startswith("{") else ids[value[1:-1]])
-    if example.query:
-        path += "?" + "&".join(f"{key}={value}" for key, value in example.query.items())
-    caller = api.as_user(USERS[example.as_user]())
-    body = substitute(example.input, ids) if example.input is not None else None
-    answer = caller.request(operation.method, path, body, headers=example.headers)
+    answer = request_of(operation, example, ids).send(api)
     assert answer.status == example.status, answer.body
     if example.output is not None:
         assert_subset(substitute(example.output, ids), answer.json)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from openapi_spec_validator import validate
+
 from app import app
 from chalicelib.contracts.base import REGISTRY
 from chalicelib.contracts.openapi import document
@@ -44,3 +46,29 @@ def test_contract_meta_is_published():
     assert contract["key"] == "scheduler.job.schedule"
     assert contract["version"] == "1.0.0" and contract["stability"] == "stable"
     assert contract["scenarios"][0]["then"] == ["Job is created with status scheduled"]
+
+
+TIMESTAMP_NAMES = {"scheduledFor", "at", "local", "next", "runAt"}  # and every name ending in `At`
+
+
+def _string_forms(schema: dict) -> list[dict]:
+    """The string schemas a property can take: through anyOf (nullable) and array items."""
+    forms = [form for option in schema.get("anyOf", []) for form in _string_forms(option)]
+    if schema.get("type") == "array":
+        forms += _string_forms(schema["items"])
+    return forms + ([schema] if schema.get("type") == "string" else [])
+
+
+def test_every_timestamp_is_a_date_time():
+    checked = []
+    for model, schema in document()["components"]["schemas"].items():
+        for name, prop in schema.get("properties", {}).items():
+            if name in TIMESTAMP_NAMES or name.endswith("At"):
+                forms = _string_forms(prop)
+                assert forms and all(form.get("format") == "date-time" for form in forms), f"{model}.{name}: {prop}"
+                checked.append(f"{model}.{name}")
+    assert {"Job.createdAt", "Job.nextRunAt", "Execution.finishedAt", "EngineStats.lastTickAt"} <= set(checked)
+
+
+def test_openapi_spec_validator_accepts_the_document():
+    validate(document())  # raises OpenAPIValidationError naming the first problem
