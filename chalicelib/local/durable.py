@@ -95,6 +95,7 @@ class Keeper:
         self.directory = directory
         self.state = capture.State(account_id, region)
         self.last: Written | None = None
+        self.snapshot_bytes = 0  # of the snapshot the journal follows
         self._lock_fd: int | None = None
         self._snapshot: snapshot.Snapshot | None = None
         self._replay = Replay([], 0)
@@ -122,6 +123,7 @@ class Keeper:
         try:
             if self.snapshot_path.exists():
                 self._snapshot = snapshot.read(self.snapshot_path)
+                self.snapshot_bytes = self._snapshot.size
             after = self._snapshot.seq if self._snapshot else 0
             self._replay = read_journals(journal_files(self.directory), after)
         except (snapshot.SnapshotError, JournalError) as exc:
@@ -166,6 +168,7 @@ class Keeper:
     def restore(self) -> Restored:
         """Put the snapshot and the journal back into the embedded AWS (its resources created), then journal every
         change from here on. Called once, before anything reads or writes."""
+        started = time.perf_counter()
         state = self.state
         if self._snapshot is not None:
             for line in self._snapshot.lines:
@@ -183,8 +186,13 @@ class Keeper:
         restored = Restored({table: len(items) for table, items in state.items.items()}, messages,
                             len(self._replay.records), self._crashed, self._reset_to,
                             tuple(sorted(state.skipped)))  # fmt: skip
+        loaded = time.perf_counter() - started
         if self._replay.records:
             self.write_snapshot(clean=False)  # each run begins with one snapshot and an empty journal
+        log.info("state restored: %d items and %d messages, from a snapshot and %d journal records, in %.2f s%s",
+                 sum(restored.items.values()), messages, restored.journal_records, loaded,
+                 f"; folded into a snapshot of {self.last.bytes} bytes in {self.last.seconds:.2f} s"
+                 if self._replay.records and self.last else "")  # fmt: skip
         for path in journal_files(self.directory):
             path.unlink()
         state.journal = Journal(self.directory, state.seq)
@@ -206,10 +214,15 @@ class Keeper:
                 continue
             try:
                 journal.sync()
-                if journal.bytes > max(COMPACT_MIN_BYTES, (self.last.bytes if self.last else 0) // 2):
+                if self.due():
                     self.write_snapshot(clean=False)
             except OSError:
                 log.exception("writing the state failed; the journal goes on")
+
+    def due(self) -> bool:
+        """A new snapshot is due: the journal has grown to half the last snapshot's size (and COMPACT_MIN_BYTES)."""
+        journal = self.state.journal
+        return journal is not None and journal.bytes > max(COMPACT_MIN_BYTES, self.snapshot_bytes // 2)
 
     def write_snapshot(self, clean: bool) -> Written:
         """A snapshot of the state at the journal's last record, replacing the older one and the journal before it."""
@@ -223,6 +236,7 @@ class Keeper:
                 if current is None or path.name != current.path.name:
                     path.unlink(missing_ok=True)  # every record in it is in the snapshot now
             self.last = Written(size, time.perf_counter() - started, cut.seq)
+            self.snapshot_bytes = size
             return self.last
 
     # -- stop ----------------------------------------------------------------------------------------------------------

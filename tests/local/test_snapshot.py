@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from chalicelib.local import capture, snapshot
+from chalicelib.local import capture, durable, snapshot
 from chalicelib.local.durable import Keeper, Restored, StateRefused
 from chalicelib.local.infra import create_stack
 from chalicelib.local.journal import journal_files
@@ -162,6 +162,29 @@ def test_a_snapshot_taken_while_running_and_the_journal_after_it_restore_togethe
         client = boto3.client("dynamodb")
         assert "Item" in client.get_item(TableName=keys_table(), Key={"key": {"S": "after"}})
         assert "Item" not in client.get_item(TableName=keys_table(), Key={"key": {"S": "before"}})
+        stop_cleanly(keeper)
+
+
+def test_a_new_snapshot_is_due_when_the_journal_has_grown_to_half_the_last_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(durable, "COMPACT_MIN_BYTES", 0)
+
+    def put(count: int, start: int = 0) -> None:
+        client = boto3.client("dynamodb")
+        for n in range(start, start + count):
+            client.put_item(TableName=keys_table(), Item={"key": {"S": f"k{n}"}, "data": {"S": "x" * 200}})
+
+    with life(tmp_path) as (keeper, _):
+        put(40)
+        written = keeper.write_snapshot(clean=False)
+        assert not keeper.due()
+        put(10, start=40)  # a quarter of the items again
+        assert not keeper.due()
+        put(15, start=50)
+        assert keeper.due()
+        stop_cleanly(keeper)
+    with life(tmp_path) as (keeper, _):  # the snapshot it starts from is the measure
+        assert keeper.snapshot_bytes == (tmp_path / snapshot.NAME).stat().st_size > written.bytes
+        assert not keeper.due()
         stop_cleanly(keeper)
 
 
