@@ -49,7 +49,7 @@ screenshots: $(STAMP) browser
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-## bench: the benchmarks of docs/benchmarks.md (tick vs floor, scaling, invoker, fire lag, cost); ~10 min
+## bench: the benchmarks of docs/benchmarks.md (tick vs floor, scaling, invoker, fire lag, cost, kept state); ~25 min
 bench: $(STAMP)
 	$(PY) -m bench
 
