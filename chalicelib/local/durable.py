@@ -116,7 +116,7 @@ class Keeper:
         """Take the folder (refused when another stack holds it), move it aside on `reset`, read and check what it
         holds. Raises StateRefused, leaving every file as it was, when the snapshot or journal cannot be used."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
+        lock_fd = self._take_lock()
         if reset:
             self._reset_to = self._move_aside()
         (self.directory / (snapshot.NAME + ".tmp")).unlink(missing_ok=True)  # a snapshot a crash cut short
@@ -127,12 +127,16 @@ class Keeper:
             after = self._snapshot.seq if self._snapshot else 0
             self._replay = read_journals(journal_files(self.directory), after)
         except (snapshot.SnapshotError, JournalError) as exc:
+            os.close(lock_fd)  # let go, having changed nothing
             raise StateRefused(
                 f"{exc}. The data folder is left as it is: start it with the scheduler version that wrote it, or "
                 f"start empty with `make run RESET=1` (`--reset`), which moves it to {self.directory / PREVIOUS}/"
             ) from exc
+        self._mark(lock_fd, "running")
+        self._lock_fd = lock_fd
 
-    def _take_lock(self) -> None:
+    def _take_lock(self) -> int:
+        """The folder's lock, held from here until the process ends; what it says of the stack that held it last."""
         fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,8 +150,7 @@ class Keeper:
         self._crashed = previous[:1] == ["running"]
         if previous[:1] == ["stopped"] and len(previous) > 2 and previous[2].isdigit():
             self.stopped_at = int(previous[2])
-        self._mark(fd, "running")
-        self._lock_fd = fd
+        return fd
 
     def _mark(self, fd: int, word: str, *more: str) -> None:
         os.ftruncate(fd, 0)

@@ -99,8 +99,9 @@ class Stack:
         """Take the data folder and check what it holds, before the embedded AWS starts (raises StateRefused)."""
         from moto.core import DEFAULT_ACCOUNT_ID
 
-        self.keeper = Keeper(environment.data_dir, DEFAULT_ACCOUNT_ID, get_settings().region)
-        self.keeper.open(reset)
+        keeper = Keeper(environment.data_dir, DEFAULT_ACCOUNT_ID, get_settings().region)
+        keeper.open(reset)
+        self.keeper = keeper  # only a folder that opened is ever written
 
     def start_aws(self, moto_port: int, start_moto: bool) -> None:
         if start_moto:
@@ -291,7 +292,7 @@ class Stack:
             self.api.server.server_close()
         with self.settled:
             self.settled.wait_for(lambda: self.in_flight == 0, timeout=DRAIN_SECONDS)
-        if self.keeper is not None:
+        if self.keeper is not None and self.restored is not None:  # a start that failed half-way writes nothing
             written = self.keeper.close()
             log.info("state written: %d bytes in %.2f s", written.bytes, written.seconds)
         if self.moto is not None:
@@ -400,6 +401,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         log.info("stopping")
         stack.shutdown()
-        if stack.keeper is not None:
+        if stack.keeper is not None and stack.restored is not None:
             stack.keeper.mark_stopped(EXIT_WITHIN_MS)  # last: the process ends right after (__main__.py)
     return 0

@@ -149,6 +149,26 @@ def test_a_clean_stop_and_start_keeps_jobs_history_etags_and_next_runs_and_the_s
             assert f"MOTO_PORT {ports[1]} is in use by pid {stack['stack_pid']} (" in message, message
             message = refused_start(env, free_port(), free_port(), data)
             assert f"DATA_DIR {data} is in use by pid {stack['stack_pid']}" in message, message
+            # a snapshot of another format version is refused, and left as it is
+            newer = tmp_path / "newer"
+            newer.mkdir()
+            lines = (data / "snapshot.jsonl").read_bytes().split(b"\n", 1)
+            (newer / "snapshot.jsonl").write_bytes(lines[0].replace(b'"version":1', b'"version":2') + b"\n" + lines[1])
+            kept = (newer / "snapshot.jsonl").read_bytes()
+            message = refused_start(env, free_port(), free_port(), newer)
+            assert "format version 2" in message and "RESET=1" in message, message
+            assert (newer / "snapshot.jsonl").read_bytes() == kept
+            assert sorted(path.name for path in newer.iterdir()) == ["snapshot.jsonl", "stack.lock"]
+
+            # against another endpoint (this stack's embedded AWS), that endpoint keeps the state; SIGHUP stops it
+            endpoint = f"http://127.0.0.1:{ports[1]}"
+            unused = tmp_path / "unused"
+            with local_stack(tmp_path, data_dir=unused, target=target, env={"AWS_ENDPOINT_URL": endpoint}) as other:
+                banner = other["output"]
+                assert f"State        kept by {endpoint} (AWS_ENDPOINT_URL); make run keeps no snapshot" in banner
+                os.kill(other["stack_pid"], signal.SIGHUP)
+                assert other["process"].wait(5) == 0
+            assert not unused.exists()
 
             # `make` killed with SIGKILL: the stack notices, stops cleanly within 5 s, and frees its ports
             stack["process"].kill()
