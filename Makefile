@@ -22,9 +22,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## run: moto on $MOTO_PORT (4566), tables from infra/, demo application, API on $PORT (8000), tick, invoker
+## run: moto on $MOTO_PORT (4566), tables from infra/, demo application, API on $PORT (8000), tick, invoker;
+## the state is kept in $DATA_DIR (.data/); RESET=1 starts empty (the kept state moves to $DATA_DIR/previous/)
 run: $(STAMP)
-	$(PY) -m chalicelib.local
+	$(PY) -m chalicelib.local$(if $(filter 1,$(RESET)), --reset)
 
 ## test: the whole suite (unit, API, engine, end-to-end through the local stack, Admin UI in Chromium)
 test: $(STAMP) browser
@@ -48,7 +49,7 @@ screenshots: $(STAMP) browser
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-## bench: the benchmarks of docs/benchmarks.md (tick vs floor, scaling, invoker, fire lag, cost); ~10 min
+## bench: the benchmarks of docs/benchmarks.md (tick vs floor, scaling, invoker, fire lag, cost, kept state); ~25 min
 bench: $(STAMP)
 	$(PY) -m bench
 

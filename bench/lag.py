@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,30 +48,46 @@ class Stack:
     process: subprocess.Popen[bytes]
     client: httpx.Client
     target: Target
+    log: Path
+    moto_port: int
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
 
+    def stop(self, kill: bool = False) -> tuple[float, str]:
+        """SIGTERM (or SIGKILL): the seconds until the process is gone, and everything it logged."""
+        started = time.monotonic()
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(30)
+        return time.monotonic() - started, self.log.read_text()
+
 
 @contextlib.contextmanager
-def local_stack() -> Iterator[Stack]:
+def local_stack(data_dir: Path | None = None, command: tuple[str, ...] = ("-m", "chalicelib.local")) -> Iterator[Stack]:
     """`make run` as a user starts it, with its own JWT_SECRET (the banner then prints no token: the bench signs
-    one), a local target allowed, events off; stopped (and killed if need be) on the way out."""
+    one), a local target allowed, events off, its state kept in `data_dir` (default: a folder of its own, removed
+    afterwards); stopped (and killed if need be) on the way out. `command`: what Python runs."""
     target = Target()
     port, moto_port = free_port(), free_port()
+    own_folder = data_dir is None
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="bench-state-"))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI", "INVOKER_", "EVENT_", "POWERTOOLS_",
                                 "MOTO_"))}  # fmt: skip
     env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
-                "PYTHONUNBUFFERED": "1", "JWT_SECRET": SECRET, "EXECUTION_EVENTS": "none"})  # fmt: skip
+                "PYTHONUNBUFFERED": "1", "JWT_SECRET": SECRET, "EXECUTION_EVENTS": "none",
+                "DATA_DIR": str(folder)})  # fmt: skip
     env.pop("GATEWAY_URL", None)
     log = Path(tempfile.mkstemp(suffix=".log")[1])
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
-        process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
+        process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=sink,
                                    stderr=subprocess.STDOUT)  # fmt: skip
     client = None
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # a start restoring 100,000 executions takes a while
         while "The demo job" not in log.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the local stack did not start:\n" + log.read_text()[-4000:])
@@ -80,9 +97,10 @@ def local_stack() -> Iterator[Stack]:
                            algorithm="HS256")  # fmt: skip
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}/_/scheduler",
                               headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
-        yield Stack(process, client, target)
+        yield Stack(process, client, target, log, moto_port)
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
@@ -92,6 +110,8 @@ def local_stack() -> Iterator[Stack]:
             client.close()
         target.close()
         log.unlink(missing_ok=True)
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def idle_cpu(stack: Stack, seconds: int) -> dict[str, float]:

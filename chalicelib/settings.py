@@ -96,6 +96,7 @@ class Settings:
     jwt_audience: str | None = env("JWT_AUDIENCE", None)
     port: int = env("PORT", 8000, integer(1, 65535))  # make run: the API
     moto_port: int = env("MOTO_PORT", 4566, integer(1, 65535))  # make run: the embedded AWS
+    data_dir: str = env("DATA_DIR", ".data")  # make run: the embedded AWS's kept state (relative to the checkout)
     gateway_url: str = env("GATEWAY_URL", "", base_url)  # unset: http://127.0.0.1:$PORT
     allowed_target_hosts: tuple[str, ...] = env("ALLOWED_TARGET_HOSTS", (), host_list)
     internal_hosts: tuple[str, ...] = env("INTERNAL_HOSTS", (), host_list)

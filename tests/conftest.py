@@ -400,12 +400,36 @@ def target(settings_env: SettingsEnv) -> Iterator[Target]:
 E2E_SECRET = "e2e-secret-0123456789abcdef0123456789ab"
 
 
+def stack_children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (/proc/<pid>/task/*/children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def process_gone(pid: int) -> bool:
+    """True when `pid` has exited (a zombie waiting for its new parent to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
 @contextlib.contextmanager
-def local_stack(tmp_path: Path, jwt_secret: str | None = E2E_SECRET) -> Iterator[dict[str, Any]]:
+def local_stack(tmp_path: Path, jwt_secret: str | None = E2E_SECRET, *, data_dir: Path | None = None,
+                ports: tuple[int, int] | None = None, target: Target | None = None, make: bool = False,
+                args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
     """`make run` as a user starts it (the real process on free ports, a local target allowed), until the
     banner is printed: its client, target, process, ports, sign-in link and cold-start time. With a
     `jwt_secret` the banner prints no token (checked) and the client signs its own; with None the stack uses
-    the dev default and the token and sign-in link come from the banner."""
+    the dev default and the token and sign-in link come from the banner.
+
+    Its state is kept in `data_dir` (default: a folder of `tmp_path`); a test that starts it again passes the same
+    folder, `ports` and `target` (which it then closes itself). With `make`, it is started as `make run` (`args` are
+    make's, such as RESET=1): `process` is make, and `stack_pid` is always the Python stack's process."""
     import re
     import subprocess
     import sys
@@ -413,46 +437,59 @@ def local_stack(tmp_path: Path, jwt_secret: str | None = E2E_SECRET) -> Iterator
     import httpx
     import jwt
 
-    target = Target()
-    port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}
-    env.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
-                "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    env.pop("GATEWAY_URL", None)
-    env.pop("JWT_SECRET", None)
+    own_target = target is None
+    target = target or Target()
+    port, moto_port = ports or (free_port(), free_port())
+    folder = data_dir or tmp_path / "data"
+    env_vars = {k: v for k, v in os.environ.items()
+                if not k.startswith(("AWS_", "JOBS_", "KEYS_", "EXECUTIONS_", "APPLI"))}  # fmt: skip
+    env_vars.update({"PORT": str(port), "MOTO_PORT": str(moto_port), "ALLOWED_TARGET_HOSTS": f"127.0.0.1:{target.port}",
+                     "PYTHONUNBUFFERED": "1", "DATA_DIR": str(folder), **(env or {})})  # fmt: skip
+    env_vars.pop("GATEWAY_URL", None)
+    env_vars.pop("JWT_SECRET", None)
     if jwt_secret is not None:
-        env["JWT_SECRET"] = jwt_secret
+        env_vars["JWT_SECRET"] = jwt_secret
     started = time.monotonic()
-    log = tmp_path / "make-run.log"
+    log = tmp_path / f"make-run-{int(started * 1000)}.log"
+    command = ["make", "-s", "run", *args] if make else [sys.executable, "-m", "chalicelib.local", *args]
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the stack
-        process = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=sink,
-                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    while "The demo job" not in log.read_text():
-        time.sleep(0.1)
-        output = log.read_text()
-        assert process.poll() is None, "make run exited early:\n" + output
-        assert time.monotonic() - started < 60, output
-    output = log.read_text()
-    sign_in = re.search(r"(http://\S+/ui#/signin\?token=\S+)", output)
-    if jwt_secret is None:
-        token = re.search(r"export TOKEN=(\S+)", output).group(1)
-    else:
-        assert jwt_secret not in output and "export TOKEN=ey" not in output and sign_in is None, output
-        token = jwt.encode({"sub": "admin", "roles": [ADMIN_ROLE], "exp": int(time.time()) + 3600}, jwt_secret)
-    cold_start = time.monotonic() - started
-    base = f"http://127.0.0.1:{port}/_/scheduler"
-    hooks = {"response": [lambda r: declared.check(r.request.method, str(r.request.url), r.status_code, r.headers)]}
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10, event_hooks=hooks)
+        process = subprocess.Popen(command, cwd=ROOT, env=env_vars, stdout=sink, stderr=subprocess.STDOUT,
+                                   text=True)  # fmt: skip
+    stack_pid = process.pid
     try:
-        yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
-               "cold_start": cold_start, "log": log,
-               "sign_in": sign_in.group(1) if sign_in else None}  # fmt: skip
+        while "The demo job" not in log.read_text():
+            time.sleep(0.1)
+            output = log.read_text()
+            assert process.poll() is None, "make run exited early:\n" + output
+            assert time.monotonic() - started < 60, output
+        if make:
+            (stack_pid,) = stack_children(process.pid)
+        output = log.read_text()
+        sign_in = re.search(r"(http://\S+/ui#/signin\?token=\S+)", output)
+        if jwt_secret is None:
+            token = re.search(r"export TOKEN=(\S+)", output).group(1)
+        else:
+            assert jwt_secret not in output and "export TOKEN=ey" not in output and sign_in is None, output
+            token = jwt.encode({"sub": "admin", "roles": [ADMIN_ROLE], "exp": int(time.time()) + 3600}, jwt_secret)
+        cold_start = time.monotonic() - started
+        base = f"http://127.0.0.1:{port}/_/scheduler"
+        hooks = {"response": [lambda r: declared.check(r.request.method, str(r.request.url), r.status_code,
+                                                       r.headers)]}  # fmt: skip
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                              event_hooks=hooks)  # fmt: skip
+        try:
+            yield {"client": client, "target": target, "process": process, "port": port, "moto_port": moto_port,
+                   "cold_start": cold_start, "log": log, "output": output, "stack_pid": stack_pid,
+                   "data_dir": folder, "sign_in": sign_in.group(1) if sign_in else None}  # fmt: skip
+        finally:
+            client.close()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        client.close()
-        target.close()
+        for pid in {stack_pid, process.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        process.wait()
+        if own_target:
+            target.close()
 
 
 @pytest.fixture

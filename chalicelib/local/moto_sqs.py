@@ -15,16 +15,23 @@ messages), so `make run`, the tests and the bench all use these versions (shared
 - a long poll sleeps until the next message becomes visible (or a new one arrives), not a second at a time: an
   idle stack costs next to nothing, and a delayed message is handed out on its millisecond;
 - the server lists moto's service folders once, not on every request (a listdir and 174 isdir calls, ~1 ms of
-  CPU per request under the dispatcher's lock).
+  CPU per request under the dispatcher's lock);
+- a long poll waits here, around moto's receive, so `close_receives()` ends every waiting poll at once when the
+  stack stops (moto's own loop would hold each poller for the rest of its wait).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from typing import Any
 
 COUNT_TTL_SECONDS = 1.0
 _original_change_visibility: Any = None
+_original_receive: Any = None
+_closing = threading.Event()
+_waiting: weakref.WeakSet[Any] = weakref.WeakSet()  # queues a long poll waits on
 
 
 def _ready(queue: Any, now: float) -> list[Any]:
@@ -55,18 +62,42 @@ def _next_ready_in(queue: Any, now: float) -> float | None:
     return max(0.0, (min(moments) - now) / 1000) if moments else None
 
 
-def _wait_for_messages(queue: Any, timeout: int) -> None:
+def _wait_for_messages(queue: Any, timeout: float) -> None:
+    _waiting.add(queue)
     with queue._messages_lock:
         now = time.time() * 1000
-        if _ready(queue, now):
+        if _closing.is_set() or _ready(queue, now):
             return
         until_next = _next_ready_in(queue, now)
         wait = timeout if until_next is None else min(timeout, until_next + 0.002)
         queue._messages_lock.wait(wait)  # add_message notifies: a new message wakes the poll at once
 
 
-def _by_receipt(queue: Any, receipt: str) -> Any:
-    """The message that has (or had) this receipt handle, or None."""
+def _receive_message(backend: Any, queue_name: str, count: int, wait_seconds_timeout: int, visibility_timeout: int,
+                     message_attribute_names: list[str] | None = None) -> list[Any]:  # fmt: skip
+    """moto's receive without its wait, with the long poll done here: it ends when a message is ready, the wait is
+    over, or the stack closes."""
+    deadline = time.monotonic() + (wait_seconds_timeout or 0)
+    while not _closing.is_set():
+        found: list[Any] = _original_receive(backend, queue_name, count, 0, visibility_timeout,
+                                             message_attribute_names)  # fmt: skip
+        remaining = deadline - time.monotonic()
+        if found or remaining <= 0:
+            return found
+        backend.get_queue(queue_name).wait_for_messages(remaining)
+    return []
+
+
+def close_receives() -> None:
+    """Every long poll now waiting, and every receive from now on, answers at once with no message."""
+    _closing.set()
+    for queue in list(_waiting):
+        with queue._messages_lock:
+            queue._messages_lock.notify_all()
+
+
+def message_of_receipt(queue: Any, receipt: str) -> Any:
+    """The message of `queue` that has (or had) this receipt handle, or None."""
     index = getattr(queue, "_receipt_index", None)
     message = index.get(receipt) if index is not None else None
     if message is None:  # a handle made since the index was built: build it again, once per received batch
@@ -81,7 +112,7 @@ def _delete_message(queue: Any, receipt_handle: str) -> None:
 
     if receipt_handle in queue.deleted_messages:
         return  # already deleted: accepted again, as moto does
-    message = _by_receipt(queue, receipt_handle)
+    message = message_of_receipt(queue, receipt_handle)
     if message is None or all(m is not message for m in queue._messages):
         raise ReceiptHandleIsInvalid()
     queue.pending_messages.discard(message)
@@ -114,7 +145,7 @@ class _OneQueue:
 
 def _change_message_visibility(backend: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
     queue = backend.get_queue(queue_name)
-    message = _by_receipt(queue, receipt_handle)
+    message = message_of_receipt(queue, receipt_handle)
     if message is not None:
         backend = _OneQueue(_Narrowed(queue, message))
     _original_change_visibility(backend, queue_name, receipt_handle, visibility_timeout)
@@ -129,13 +160,15 @@ def _cache_module_list() -> None:
 
 def make_sqs_fast() -> None:
     """Patch moto's SQS in this process (idempotent)."""
-    global _original_change_visibility
+    global _original_change_visibility, _original_receive
     from moto.sqs.models import Queue, SQSBackend
 
     if getattr(Queue, "_scheduler_fast", False):
         return
     _original_change_visibility = SQSBackend.change_message_visibility
     SQSBackend.change_message_visibility = _change_message_visibility
+    _original_receive = SQSBackend.receive_message
+    SQSBackend.receive_message = _receive_message
     Queue.delete_message = _delete_message
     Queue.messages = property(lambda queue: _ready(queue, time.time() * 1000))
     Queue.approximate_number_of_messages = property(lambda queue: _sizes(queue)[0])

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.durable import Keeper, Restored, StateRefused, summary
+from chalicelib.local.lifecycle import port_in_use, stop_on_signals, watch_parent
 from chalicelib.settings import get_settings
 
 log = logging.getLogger("scheduler.local")
@@ -24,6 +28,10 @@ POLLERS = 4
 BATCHES = 128  # invoker batches at once, as Lambda runs many invocations side by side (a batch waits for its slot)
 LONG_POLL_SECONDS = 10  # a poll sleeps in the embedded AWS until a message is due (moto_sqs.py): idle costs nothing
 TICK_SECOND = 30
+STOP_SECONDS = 4.5  # a stop ends every thread within 5 s, ports free (the issue's promise)
+DRAIN_SECONDS = 2.0  # of which the runs under way get this long to finish
+EXIT_WITHIN_MS = 500  # after the stop is marked, the process ends within this (os._exit, in __main__.py)
+INTERRUPTED = "the local stack stopped during this run; it is not run again, since its call may have been made"
 
 
 def _port_free(port: int) -> bool:
@@ -36,11 +44,21 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _environment() -> tuple[int, int, bool]:
-    """Settings from the environment with the documented defaults; returns (port, moto port, start moto)."""
+@dataclass(frozen=True)
+class Environment:
+    port: int
+    moto_port: int
+    start_moto: bool  # False: AWS_ENDPOINT_URL names an endpoint, whose own storage keeps the state
+    data_dir: Path
+    shown: str  # DATA_DIR as the user wrote it (or the default), for messages
+
+
+def _environment() -> Environment:
+    """Settings from the environment with the documented defaults."""
     settings = get_settings()  # PORT and MOTO_PORT are checked here, naming the variable when wrong
     port, moto_port = settings.port, settings.moto_port
     start_moto = not settings.aws_endpoint_url
+    shown = settings.data_dir.rstrip("/") + "/"
     os.environ.setdefault("AWS_ENDPOINT_URL", f"http://127.0.0.1:{moto_port}")
     for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():  # fmt: skip
@@ -50,7 +68,7 @@ def _environment() -> tuple[int, int, bool]:
     os.environ["LOCAL_DEV"] = "1"  # the session cookie works over plain http on 127.0.0.1
     os.environ.setdefault("DELIVERY_LEAD_SECONDS", "5")  # one process does every run's work: claim ahead of slots
     get_settings.cache_clear()
-    return port, moto_port, start_moto
+    return Environment(port, moto_port, start_moto, ROOT / settings.data_dir, shown)
 
 
 class Stack:
@@ -61,31 +79,92 @@ class Stack:
         self.api: Any = None
         self.workers = ThreadPoolExecutor(max_workers=BATCHES, thread_name_prefix="invoker")
         self.free = threading.BoundedSemaphore(BATCHES)
+        self.in_flight = 0  # invoker batches being run
+        self.settled = threading.Condition()
+        self.keeper: Keeper | None = None
+        self.restored: Restored | None = None
 
-    # -- embedded AWS and resources --
+    # -- embedded AWS, its kept state, and resources --
+
+    @staticmethod
+    def check_ports(environment: Environment) -> None:
+        """Both ports free, or a message naming the process that holds one (before anything is started)."""
+        if environment.start_moto and not _port_free(environment.moto_port):
+            raise SystemExit(port_in_use("MOTO_PORT", environment.moto_port, "stop it, or set MOTO_PORT or "
+                                         "AWS_ENDPOINT_URL"))  # fmt: skip
+        if not _port_free(environment.port):
+            raise SystemExit(port_in_use("PORT", environment.port, "stop it, or set PORT to another port"))
+
+    def open_state(self, environment: Environment, reset: bool) -> None:
+        """Take the data folder and check what it holds, before the embedded AWS starts (raises StateRefused)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        keeper = Keeper(environment.data_dir, DEFAULT_ACCOUNT_ID, get_settings().region)
+        keeper.open(reset)
+        self.keeper = keeper  # only a folder that opened is ever written
 
     def start_aws(self, moto_port: int, start_moto: bool) -> None:
         if start_moto:
-            if not _port_free(moto_port):
-                raise SystemExit(f"MOTO_PORT {moto_port} is in use; set MOTO_PORT or AWS_ENDPOINT_URL")
             from moto.server import ThreadedMotoServer
 
-            from chalicelib.local.atomic import make_dynamodb_writes_atomic
-            from chalicelib.local.moto_sqs import make_sqs_fast
+            from chalicelib.local import capture
 
-            make_dynamodb_writes_atomic()
-            make_sqs_fast()
+            capture.install()  # atomic DynamoDB writes, fast SQS, and the hooks that keep the state
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
             self.moto.start()
         from chalicelib.local.infra import create_stack, stack_env
         from chalicelib.stage import apply_stage_environment
 
         outputs = create_stack(prefix=STACK_PREFIX, stack_name=f"{STACK_PREFIX}-local")
+        if self.keeper is not None:
+            self.restored = self.keeper.restore()
+            for skipped in self.restored.skipped:
+                log.warning("kept state of %s not restored: infra/template.yaml no longer creates it", skipped)
         os.environ.update(stack_env(outputs))
         # Signing keys are wrapped by SIGNING_MASTER_KEY here, not by the embedded KMS (the stage's alias): a
         # master key outlives the process, an embedded KMS key does not. SIGNING_KMS_KEY_ID set by hand wins.
         os.environ.setdefault("SIGNING_KMS_KEY_ID", "")
         apply_stage_environment("dev")
+        get_settings.cache_clear()  # the stack's outputs are settings now
+
+    def settle_interrupted_runs(self) -> tuple[int, int]:
+        """Runs the last stop or crash left `running` (their invoker died with the process) are settled before
+        anything runs, so no delivery, retry or restart runs their slot again (chalicelib/local/durable.py): a run
+        claimed for a slot after a clean stop's end cannot have made its call, so its claim is released and its
+        message shown again (it runs, late or per misfirePolicy); any other may have made its call, so it ends
+        failed LOST. Returns (released, lost)."""
+        from chalicelib import queue
+        from chalicelib.clock import now_ms
+        from chalicelib.invoker.outcome import run_ended
+        from chalicelib.store import executions as execution_store
+
+        assert self.keeper is not None
+        stopped_at, released, lost = self.keeper.stopped_at, set(), 0
+        for text in self.keeper.texts(get_settings().executions_table):
+            if '"running"' not in text:
+                continue
+            item = json.loads(text)
+            execution = execution_store.get(int(item["jobId"]["N"]), int(item["slot"]["N"]))
+            if execution is None or execution.status != execution_store.RUNNING:
+                continue
+            if stopped_at is not None and execution.slot > stopped_at and execution_store.release(execution):
+                released.add((execution.job_id, execution.slot))
+                continue
+            failed = execution_store.fail(execution, now_ms(), "LOST", INTERRUPTED)
+            if failed is not None:
+                run_ended(failed, "failed")
+                lost += 1
+
+        def carries_released(body: str) -> bool:
+            message = queue.decode(body)
+            return isinstance(message, queue.RunMessage) and (message.job_id, message.slot) in released
+
+        if released:
+            self.keeper.state.show_again(queue.queue_url().rsplit("/", 1)[1], carries_released)
+        if released or lost:
+            log.warning("runs in flight when the stack last stopped: %d not yet called run again, %d ended failed "
+                        "LOST (their call may have been made; not run again)", len(released), lost)  # fmt: skip
+        return len(released), lost
 
     def seed(self) -> None:
         from chalicelib.bootstrap.sync import run
@@ -99,8 +178,6 @@ class Stack:
     # -- API --
 
     def start_api(self, port: int) -> None:
-        if not _port_free(port):
-            raise SystemExit(f"PORT {port} is in use; set PORT to another port")
         from chalice.cli import factory
 
         from app import app
@@ -152,6 +229,14 @@ class Stack:
             if not messages:
                 self.free.release()
                 continue
+            if self.stop.is_set():  # received as the stack stops: back to the queue at once, for the next start
+                self.free.release()
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                           for i, m in enumerate(messages)]  # fmt: skip
+                sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+                continue
+            with self.settled:
+                self.in_flight += 1
             self.workers.submit(self._deliver_and_free, handler, messages, url)
 
     def _deliver_and_free(self, handler: Any, messages: list[dict[str, Any]], url: str) -> None:
@@ -159,6 +244,9 @@ class Stack:
             self._deliver(handler, messages, url)
         finally:
             self.free.release()
+            with self.settled:
+                self.in_flight -= 1
+                self.settled.notify_all()
 
     def _deliver(self, handler: Any, messages: list[dict[str, Any]], url: str) -> None:
         """What Lambda's event source mapping does: call the handler, delete the batch when it returns."""
@@ -194,20 +282,30 @@ class Stack:
         self.threads.append(thread)
 
     def shutdown(self) -> None:
-        """Stop everything within a few seconds: long polls end with the embedded AWS they wait in."""
+        """Stop within STOP_SECONDS: no new runs; the runs under way get DRAIN_SECONDS to finish (one still waiting
+        for its slot past that ends LOST at the next start); the final snapshot; then the embedded AWS."""
+        deadline = time.monotonic() + STOP_SECONDS
         self.stop.set()
+        if self.moto is not None:
+            from chalicelib.local.moto_sqs import close_receives
+
+            close_receives()  # every long poll answers now, empty
         if self.api is not None:
             self.api.server.shutdown()
             self.api.server.server_close()
+        with self.settled:
+            self.settled.wait_for(lambda: self.in_flight == 0, timeout=DRAIN_SECONDS)
+        if self.keeper is not None and self.restored is not None:  # a start that failed half-way writes nothing
+            written = self.keeper.close()
+            log.info("state written: %d bytes in %.2f s", written.bytes, written.seconds)
         if self.moto is not None:
             self.moto.stop()
-        deadline = time.monotonic() + 3
         for thread in self.threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.workers.shutdown(wait=False, cancel_futures=True)
 
 
-def banner(port: int) -> str:
+def banner(port: int, state: str) -> str:
     from chalicelib.auth import ADMIN_ROLE, issue_dev_token
     from chalicelib.settings import DEV_JWT_SECRET, get_settings
 
@@ -219,6 +317,7 @@ def banner(port: int) -> str:
         f"  API          {base}   (OpenAPI: {base}/openapi.json)",
         f"  Admin UI     {base}/ui",
         f"  AWS (moto)   {settings.aws_endpoint_url}",
+        f"  State        {state}",
         f"  Gateway URL  {settings.gateway_url}",
     ]
     if settings.jwt_secret == DEV_JWT_SECRET:
@@ -250,33 +349,61 @@ def banner(port: int) -> str:
     )
 
 
-def main() -> int:
+def state_line(stack: Stack, environment: Environment) -> str:
+    """What the banner says about the data: restored from where, starting empty, or kept by another endpoint."""
+    if stack.keeper is None or stack.restored is None:
+        return f"kept by {get_settings().aws_endpoint_url} (AWS_ENDPOINT_URL); make run keeps no snapshot"
+    settings = get_settings()
+    jobs, executions = stack.keeper.count(settings.jobs_table), stack.keeper.count(settings.executions_table)
+    return summary(stack.restored, jobs, executions, environment.shown)
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.local", description="make run: the local stack")
+    parser.add_argument("--reset", action="store_true",
+                        help="start empty: the kept state moves to DATA_DIR/previous/ (make run RESET=1)")  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    reset = arguments(argv).reset
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "werkzeug", "httpx", "moto", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from chalicelib.settings import SettingsError
 
     try:
-        port, moto_port, start_moto = _environment()
+        environment = _environment()
     except SettingsError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 2
-    stack = Stack()
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_on_signals(stopping)
+    watch_parent(stopping)
+    stack = Stack()
     started = time.monotonic()
     try:
-        stack.start_aws(moto_port, start_moto)
+        stack.check_ports(environment)
+        if environment.start_moto:
+            stack.open_state(environment, reset)
+        stack.start_aws(environment.moto_port, environment.start_moto)
         stack.seed()
-        stack.start_api(port)
+        if stack.keeper is not None:
+            stack.settle_interrupted_runs()
+        stack.start_api(environment.port)
         stack.start_engine()
-        print(banner(port), flush=True)
+        if stack.keeper is not None:
+            stack.keeper.start()
+        print(banner(environment.port, state_line(stack, environment)), flush=True)
         log.info("ready in %.1f s", time.monotonic() - started)
         while not stopping.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
+    except StateRefused as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
     finally:
         log.info("stopping")
         stack.shutdown()
+        if stack.keeper is not None and stack.restored is not None:
+            stack.keeper.mark_stopped(EXIT_WITHIN_MS)  # last: the process ends right after (__main__.py)
     return 0

@@ -7,6 +7,7 @@ invoker:  running -> final             if status = running and attempt matches
 invoker:  running -> pending           if status = running and attempt matches   (a retry on its way)
 invoker:  running -> running (N+1)     if the attempt N it saw is still running   (its invoker died: take it over)
 anyone:   pending/running -> failed    if the status and attempt it saw still hold (LOST, a refused dispatch)
+make run: running (attempt 1) -> gone  if still so: a claim whose call cannot have happened (stopped before its slot)
 
 What a run produced (result, error, attempts) is stored as one zlib-compressed JSON document, and the job's
 configuration as run is a reference to a masked snapshot kept once per job version (`jobs.snapshot`): a run's
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib.clock import iso
 from chalicelib.codes import Status, status_of, trigger_of
@@ -301,6 +302,20 @@ def fail(execution: Execution, now_ms: int, code: str, message: str) -> Executio
     ]
     return _transition(execution, actions, _at(execution, execution.status), status=FAILED, finished_at=now_ms,
                        error=error, attempts=attempts)  # fmt: skip
+
+
+def release(execution: Execution) -> bool:
+    """Undo a scheduled run's claim whose call cannot have happened (`make run` stopped before its slot came), if it
+    is still that first attempt, running: its message then claims the slot again. True when released."""
+    if execution.trigger != "schedule" or execution.attempt != 1:
+        return False
+    try:
+        ExecutionModel(execution.job_id, execution.slot).delete(condition=_at(execution, RUNNING))
+    except DeleteError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
 
 
 # --- reads -------------------------------------------------------------------------------------------------------
