@@ -5,7 +5,19 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import applications, cron, executions, jobs, routing, signing_keys, stats, system, ui, variables
+from chalicelib.api import (
+    applications,
+    channels,
+    cron,
+    executions,
+    jobs,
+    routing,
+    signing_keys,
+    stats,
+    system,
+    ui,
+    variables,
+)
 from chalicelib.bootstrap import handler as bootstrap
 from chalicelib.engine import tick as engine
 from chalicelib.invoker import dead_letters
@@ -13,8 +25,8 @@ from chalicelib.invoker import run as invoker
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="scheduler")
-for blueprint in (system.bp, applications.bp, variables.bp, signing_keys.bp, jobs.bp, executions.bp, stats.bp, cron.bp,
-                  ui.bp):  # fmt: skip
+for blueprint in (system.bp, applications.bp, variables.bp, signing_keys.bp, channels.bp, jobs.bp, executions.bp,
+                  stats.bp, cron.bp, ui.bp):  # fmt: skip
     app.register_blueprint(blueprint)
 app.register_middleware(routing.chalice_errors, "http")
 

@@ -68,16 +68,40 @@ class ShardMessage:
         return json.dumps({"v": 1, "kind": "tick-shard", "shard": self.shard, "at": self.at})
 
 
-def decode(body: str) -> RunMessage | ShardMessage:
-    """A message of the invoker queue: a run, or a shard of a fanned-out tick."""
+@dataclass(frozen=True)
+class AlertMessage:
+    """One alert to deliver (`body`: as a webhook channel receives it): to every channel of its application that
+    lists its type, or, for a retry, to the one channel whose delivery failed (`channel_id`, `attempt`)."""
+
+    alert_id: str
+    application_id: int
+    body: dict[str, Any]
+    channel_id: int | None = None
+    attempt: int = 1
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "kind": "alert", "id": self.alert_id, "app": self.application_id,
+                           "alert": self.body, "channel": self.channel_id, "attempt": self.attempt})  # fmt: skip
+
+    @classmethod
+    def decode(cls, data: dict[str, Any]) -> AlertMessage:
+        channel = data.get("channel")
+        return cls(str(data["id"]), int(data["app"]), dict(data["alert"]), int(channel) if channel else None,
+                   int(data.get("attempt", 1)))  # fmt: skip
+
+
+def decode(body: str) -> RunMessage | ShardMessage | AlertMessage:
+    """A message of the invoker queue: a run, a shard of a fanned-out tick, or an alert."""
     data = json.loads(body)
     if isinstance(data, dict) and data.get("kind") == "tick-shard":
         return ShardMessage(int(data["shard"]), int(data["at"]))
+    if isinstance(data, dict) and data.get("kind") == "alert":
+        return AlertMessage.decode(data)
     return RunMessage.decode(body)
 
 
-Message = RunMessage | ShardMessage
-M = TypeVar("M", RunMessage, ShardMessage, Message)
+Message = RunMessage | ShardMessage | AlertMessage
+M = TypeVar("M", RunMessage, ShardMessage, AlertMessage, Message)
 
 
 @lru_cache(maxsize=1)

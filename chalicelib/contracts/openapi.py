@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.contracts import (  # noqa: F401
     applications,
+    channels,
     cron,
     executions,
     jobs,
