@@ -98,9 +98,10 @@ def test_other_tenants_get_404_on_every_channel_endpoint_and_members_manage_them
     api.make_app("other")
     channel = make_channel(member, app["id"], f"{target.base}/hook")
     one = channels_url(app["id"], channel["id"])
+    create = {"name": "x", "type": "slack", "url": f"{target.base}/x"}
     for answer in (outsider.get(channels_url(app["id"])), outsider.get(one), outsider.put(one, {"name": "x"}),
                    outsider.post(one + "/test"), outsider.get(one + "/deliveries"), outsider.delete(one),
-                   outsider.post(channels_url(app["id"]), {"name": "x", "type": "slack", "url": f"{target.base}/x"})):  # fmt: skip
+                   outsider.post(channels_url(app["id"]), create)):  # fmt: skip
         assert answer.status == 404 and answer.json["error"]["code"] == "NOT_FOUND"
     assert target.requests == [] and member.get(one).json["name"] == "ops"
     other = api.make_app("elsewhere")

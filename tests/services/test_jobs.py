@@ -29,6 +29,7 @@ CHANGED: dict[str, Any] = {
     "retryPolicy": {"maxAttempts": 1},
     "misfirePolicy": "skip",
     "concurrencyPolicy": "forbid",
+    "alerts": {"afterFailures": 2},
 }
 CHANGED_TASK: dict[str, Any] = {
     "endpoint": "https://other.example.com",
