@@ -11,7 +11,7 @@ import httpx
 from chalicelib.auth import Caller
 from chalicelib.clock import iso, now_ms
 from chalicelib.contracts.models import MASK, ChannelCreate, ChannelUpdate
-from chalicelib.errors import Conflict, NotFound, UrlNotAllowed
+from chalicelib.errors import Conflict, NotFound, UrlNotAllowed, ValidationError
 from chalicelib.invoker import alerts, guard
 from chalicelib.services import tenancy
 from chalicelib.store import alerts as alert_store
@@ -73,6 +73,9 @@ def update(caller: Caller, application_id: int, channel_id: int, patch: ChannelU
     url = given.pop("url", None)
     if url == current.shown:
         url = None  # the masked form sent back: keep the stored URL
+    elif url is not None and MASK in url:
+        raise ValidationError.for_field("url", f"holds the mask {MASK} but is not this channel's masked URL: send "
+                                        "the URL itself")  # fmt: skip
     changes = {key: tuple(value) if key == "events" else value for key, value in given.items()}
     if url is not None:
         changes["shown"] = masked(_checked(url))

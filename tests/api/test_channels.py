@@ -55,6 +55,8 @@ def test_a_partial_update_replaces_what_it_names_and_the_mask_sent_back_keeps_th
     assert answer.status == 200 and answer.json["name"] == "pager" and answer.json["events"] == ["late"]
     assert api.post(one + "/test").json == {"status": 200}
     assert [r["path"] for r in target.requests] == ["/first"]  # the stored URL, kept
+    other_mask = api.put(one, {"url": "https://elsewhere.example.com/********"})
+    assert other_mask.status == 400 and other_mask.error_fields() == ["url"]  # a mask is never stored as the URL
     moved = api.put(one, {"url": f"{target.base}/second", "type": "slack"})
     assert moved.json["url"] == f"{target.base}/********" and moved.json["type"] == "slack"
     api.post(one + "/test")
