@@ -8,6 +8,7 @@ from chalice import Chalice, Rate
 from chalicelib.api import (
     applications,
     backfills,
+    channels,
     cron,
     executions,
     jobs,
@@ -25,8 +26,8 @@ from chalicelib.invoker import run as invoker
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="scheduler")
-for blueprint in (system.bp, applications.bp, variables.bp, signing_keys.bp, jobs.bp, executions.bp, backfills.bp,
-                  stats.bp, cron.bp, ui.bp):  # fmt: skip
+for blueprint in (system.bp, applications.bp, variables.bp, signing_keys.bp, channels.bp, jobs.bp, executions.bp,
+                  backfills.bp, stats.bp, cron.bp, ui.bp):  # fmt: skip
     app.register_blueprint(blueprint)
 app.register_middleware(routing.chalice_errors, "http")
 

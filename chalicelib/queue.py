@@ -95,25 +95,49 @@ class BackfillMessage:
         return json.dumps({"v": 1, "kind": "backfill", "backfill": self.backfill_id})
 
 
-EngineMessage = (
-    ShardMessage | ResumeMessage | BackfillMessage
-)  # the engine's own work, routed back to it by the invoker function
+@dataclass(frozen=True)
+class AlertMessage:
+    """One alert to deliver (`body`: as a webhook channel receives it): to every channel of its application that
+    lists its type, or, for a retry, to the one channel whose delivery failed (`channel_id`, `attempt`)."""
+
+    alert_id: str
+    application_id: int
+    body: dict[str, Any]
+    channel_id: int | None = None
+    attempt: int = 1
+
+    def encode(self) -> str:
+        return json.dumps({"v": 1, "kind": "alert", "id": self.alert_id, "app": self.application_id,
+                           "alert": self.body, "channel": self.channel_id, "attempt": self.attempt})  # fmt: skip
+
+    @classmethod
+    def decode(cls, data: dict[str, Any]) -> AlertMessage:
+        channel = data.get("channel")
+        return cls(str(data["id"]), int(data["app"]), dict(data["alert"]), int(channel) if channel else None,
+                   int(data.get("attempt", 1)))  # fmt: skip
 
 
-def decode(body: str) -> RunMessage | EngineMessage:
-    """A message of the invoker queue: a run, a shard of a fanned-out tick, or a paused job to resume."""
+EngineMessage = ShardMessage | ResumeMessage | BackfillMessage  # the engine's own work, routed back to it
+
+
+def decode(body: str) -> RunMessage | EngineMessage | AlertMessage:
+    """A message of the invoker queue: a run, an alert, or the engine's own (a tick's shard, a paused job to
+    resume, a backfill's step)."""
     data = json.loads(body)
-    if isinstance(data, dict) and data.get("kind") == "tick-shard":
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "tick-shard":
         return ShardMessage(int(data["shard"]), int(data["at"]))
-    if isinstance(data, dict) and data.get("kind") == "resume":
+    if kind == "resume":
         return ResumeMessage(int(data["jobId"]), int(data["until"]))
-    if isinstance(data, dict) and data.get("kind") == "backfill":
+    if kind == "backfill":
         return BackfillMessage(int(data["backfill"]))
+    if kind == "alert":
+        return AlertMessage.decode(data)
     return RunMessage.decode(body)
 
 
-Message = RunMessage | EngineMessage
-M = TypeVar("M", RunMessage, ShardMessage, ResumeMessage, BackfillMessage, Message)
+Message = RunMessage | EngineMessage | AlertMessage
+M = TypeVar("M", RunMessage, ShardMessage, ResumeMessage, BackfillMessage, AlertMessage, Message)
 
 
 @lru_cache(maxsize=1)

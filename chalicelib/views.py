@@ -124,3 +124,12 @@ def execution_view(execution: Execution, template: dict[str, Any] | None) -> dic
     }
     keep_null = {"startedAt", "finishedAt"}
     return {key: value for key, value in body.items() if value is not None or key in keep_null}
+
+
+def alert_body(kind: str, job: Job | None, at: int, **fields: Any) -> dict[str, Any]:
+    """An alert as a webhook channel receives it: `failing`, `recovered`, `late` (or `test`, without a job).
+    Every key is present; `fields` gives those that apply (consecutiveFailures, since, lastError, execution, …)."""
+    named = {"id": job.id, "name": job.name, "applicationId": job.application_id} if job is not None else None
+    body: dict[str, Any] = {"type": kind, "at": iso(at), "job": named, "consecutiveFailures": None, "since": None,
+                            "lastError": None, "execution": None}  # fmt: skip
+    return {**body, **fields}

@@ -271,8 +271,9 @@ class Target:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 target.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-                )
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body,
+                     "at": time.time()}
+                )  # fmt: skip
                 path = self.path.split("?")[0]
                 if path.startswith("/flaky/"):  # /flaky/N: 503 with Retry-After 1 N times, then 200
                     failures = int(path.rsplit("/", 1)[1])

@@ -57,12 +57,18 @@ def list_jobs(call: Call) -> Reply:
         query.name,
         with_last_run=query.include == "lastRun",
     )
-    return page_reply(call, items, more, items[-1]["id"] if items else None)
+    last_read = items[-1]["id"] if items else None
+    if query.health is not None:  # among the jobs this page read: the next page goes on after them
+        items = [item for item in items if item["health"]["state"] == query.health]
+    return page_reply(call, items, more, last_read)
 
 
 @bind(bp, contract.GET)
 def get(call: Call) -> Reply:
-    return job_reply(*service.get_visible(call.user, call.path["id"]), with_upcoming=True)
+    job, app = service.get_visible(call.user, call.path["id"])
+    reply = job_reply(job, app, with_upcoming=True)
+    reply.body["health"] = service.health_view(job)
+    return reply
 
 
 @bind(bp, contract.UPDATE)

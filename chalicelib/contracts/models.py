@@ -352,6 +352,20 @@ class RetryPolicy(Strict):
     backoff: Backoff = Field(default_factory=Backoff)
 
 
+class AlertRule(Strict):
+    """When a job's runs alert the application's channels (every finished run counts, enabled or not)."""
+
+    afterFailures: int = Field(
+        default=1, ge=1, le=100, description="Consecutive failed runs that make the job `failing` (one alert)."
+    )
+    lateAfterSeconds: int | None = Field(
+        default=None,
+        ge=10,
+        le=86_400,
+        description="A slot whose run has not started this long after its time sends one `late` alert; null: never.",
+    )
+
+
 JobName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -409,6 +423,10 @@ class JobSpec(Strict):
     startAt: IsoDateTime | None = Field(default=None, description="No slot before this instant (inclusive).")
     endAt: IsoDateTime | None = Field(
         default=None, description="No slot at or after this instant; after it the job is `completed`."
+    )
+
+    alerts: AlertRule | None = Field(
+        default=None, description="When to alert the application's channels about this job; none without it."
     )
 
 
@@ -502,6 +520,20 @@ class UpcomingRun(Lax):
     local: Timestamp = Field(description="The same instant in the job's time zone, with its offset.")
 
 
+HealthState = Literal["ok", "failing", "late", "unknown"]
+
+
+class JobHealth(Lax):
+    """What the job's newest runs say (the newest 20 records, one read): `late` when its newest slot past
+    `alerts.lateAfterSeconds` has not started; `failing` when its newest runs failed (as many as
+    `alerts.afterFailures`, default 1); `ok` when a run counts and neither holds; `unknown` with no finished run."""
+
+    state: HealthState
+    consecutiveFailures: int = Field(description="Failed runs since the last success (at most the 20 read).")
+    since: Timestamp | None = Field(description="The slot of the first of those failed runs; null when none failed.")
+    lastSuccessAt: Timestamp | None = Field(description="When the newest succeeded run among them finished.")
+
+
 class Job(Lax):
     id: int
     application: Application
@@ -519,6 +551,10 @@ class Job(Lax):
     jitterSeconds: int | None = None
     startAt: Timestamp | None = None
     endAt: Timestamp | None = None
+    alerts: AlertRule | None = None
+    health: JobHealth | None = Field(
+        default=None, description="Only on GET /jobs/{id} and the list: derived from the job's newest runs."
+    )
     status: JobStatus
     nextRunAt: Timestamp | None
     pausedUntil: Timestamp | None = Field(default=None, description="A job paused until a time: it resumes then.")
@@ -570,6 +606,79 @@ class Variable(Lax):
     updatedBy: str | None = None
 
 
+# --- alert channels -----------------------------------------------------------------------------
+
+ChannelType = Literal["webhook", "slack"]
+AlertEvent = Literal["failing", "recovered", "late"]
+AlertType = Literal["failing", "recovered", "late", "test"]
+ChannelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ChannelUrl = Annotated[str, Field(min_length=1, max_length=2048, description="http(s); passes the URL guard.")]
+ALERT_EVENTS: tuple[AlertEvent, ...] = ("failing", "recovered", "late")
+
+
+def _events(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("lists an event twice")
+    return value
+
+
+Events = Annotated[list[AlertEvent], Field(min_length=1, max_length=3), AfterValidator(_events)]
+
+
+class ChannelCreate(Strict):
+    name: ChannelName
+    type: ChannelType = Field(
+        description="`webhook`: a JSON alert signed with the application's keys (Standard Webhooks); `slack`: an "
+        "incoming-webhook `{text}`."
+    )
+    url: ChannelUrl = Field(
+        description="A secret (Slack's are): shown in this answer only, then masked after its host."
+    )
+    events: Events = Field(default_factory=lambda: list(ALERT_EVENTS), description="Which alerts it receives.")
+
+
+class ChannelUpdate(Strict):
+    """Partial: each given field replaces; `url` given as its masked form keeps the stored one."""
+
+    name: ChannelName | None = None
+    type: ChannelType | None = None
+    url: ChannelUrl | None = None
+    events: Events | None = None
+
+
+class Channel(Lax):
+    id: int
+    applicationId: int
+    name: str
+    type: ChannelType
+    url: str = Field(description="Masked after its host (`https://hooks.slack.com/********`), except at create.")
+    events: list[AlertEvent]
+    createdAt: Timestamp
+    createdBy: str | None = None
+    updatedAt: Timestamp
+    updatedBy: str | None = None
+
+
+class DeliveryError(Lax):
+    code: str
+    message: str
+
+
+class ChannelTestResult(Lax):
+    status: int | None = Field(description="The receiver's HTTP status; null when no answer came (see `error`).")
+    error: DeliveryError | None = None
+
+
+class Delivery(Lax):
+    id: str = Field(description="The alert's id (its `webhook-id`): the same on every attempt of one alert.")
+    type: AlertType
+    at: Timestamp
+    status: Literal["delivered", "failed"]
+    httpStatus: int | None = None
+    error: DeliveryError | None = None
+    attempt: int = Field(description="1, 2, …: a failed delivery is retried with backoff, up to 5 attempts.")
+
+
 # --- queries ------------------------------------------------------------------------------------
 
 
@@ -584,6 +693,11 @@ class JobListQuery(Page):
     name: Annotated[str | None, Field(max_length=128, description="Name prefix")] = None
     include: Literal["lastRun"] | None = Field(
         default=None, description="`lastRun`: each job carries its newest run (one request for a list page)."
+    )
+    health: HealthState | None = Field(
+        default=None,
+        description="Only jobs in this health state, among the `limit` jobs the page reads: a page may hold fewer "
+        "(X-Next-Cursor goes on after the last job read).",
     )
 
 

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.contracts import (  # noqa: F401
     applications,
     backfills,
+    channels,
     cron,
     executions,
     jobs,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from chalicelib import cron
 from chalicelib.clock import now_ms as clock_now_ms
 from chalicelib.cron import MISFIRE_GRACE_MS
-from chalicelib.engine import backfill
+from chalicelib.engine import backfill, late
 from chalicelib.observability import count, flush, milliseconds, tracer
 from chalicelib.observability import logger as log
 from chalicelib.queue import (
@@ -62,6 +62,7 @@ class TickReport:
     shard_messages: int = 0
     advanced: int = 0
     resumes: int = 0  # paused jobs whose resume message was sent
+    late_alerts: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -250,6 +251,7 @@ def tick(now: int | None = None) -> TickReport:
         _fan_out(now, report)
     else:
         _dispatch_shards(list(range(get_settings().due_shards)), now, report)
+    report.late_alerts = late.check(now)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     engine_state.flush_outcomes()
     engine_state.record_tick(report.at, report.duration_ms, report.dispatched)

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib import events
 from chalicelib.codes import Counted
+from chalicelib.invoker import alerts
 from chalicelib.settings import get_settings
 from chalicelib.store import engine_state
 from chalicelib.store import executions as execution_store
@@ -34,6 +35,8 @@ def run_ended(execution: Execution, counted_as: Counted, job: Job | None = None)
     kind = "succeeded" if execution.status == execution_store.SUCCEEDED else "failed"
     if kind in get_settings().execution_events:
         events.publish_execution(kind, execution_view(execution, _template(execution, job)))
+    if counted_as != "skipped":  # a run that ran: its job's alerts (the dead-letter path knows no job: read it)
+        alerts.after_run(execution, job if job is not None else job_store.get(execution.job_id))
 
 
 def skipped(application_id: int, at_ms: int) -> None:

@@ -37,12 +37,12 @@ from chalicelib.contracts.headers import (
 )
 from chalicelib.contracts.models import AUTH_HEADER, MASK, RetryPolicy
 from chalicelib.cron import MISFIRE_GRACE_MS
-from chalicelib.invoker import expect, guard, http, params
+from chalicelib.invoker import alerts, expect, guard, http, params
 from chalicelib.invoker.outcome import run_ended, run_started, skipped
 from chalicelib.masking import credential_headers, forms_of, scrub, scrub_all, secret_forms
 from chalicelib.observability import count, flush, milliseconds, run_context, tracer
 from chalicelib.observability import logger as log
-from chalicelib.queue import EngineMessage, RunMessage, decode, delay_for, send
+from chalicelib.queue import AlertMessage, EngineMessage, RunMessage, decode, delay_for, send
 from chalicelib.settings import get_settings
 from chalicelib.signing import Signer
 from chalicelib.store import applications as app_store
@@ -515,7 +515,9 @@ def _run_record(record: dict[str, Any], resolver: guard.Resolver | None, shards:
         int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)), record.get("receiptHandle")
     )
     try:
-        if not isinstance(message, RunMessage):
+        if isinstance(message, AlertMessage):
+            alerts.deliver(message)  # a failed delivery is sent back to the queue for its channel, delayed
+        elif not isinstance(message, RunMessage):
             if shards is None:
                 log.error("an engine message reached an invoker without an engine handler")
                 return False

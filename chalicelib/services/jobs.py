@@ -23,10 +23,11 @@ from chalicelib.masking import keep_masked_secrets, mask_places, mask_task_confi
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
 from chalicelib.store import executions as execution_store
+from chalicelib.store import health as job_health
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
 from chalicelib.store import variables as variable_store
-from chalicelib.store.records import Application, Job
+from chalicelib.store.records import Application, Execution, Job
 from chalicelib.views import job_snapshot, snapshot_key
 
 SCHEDULE_FIELDS = ("enabled", "pattern", "runAt", "timezone", "startAt", "endAt")
@@ -199,12 +200,24 @@ def list_visible(
     found, more = job_store.list_for_applications(app_ids, after_id, limit, enabled, name)
     apps = app_store.get_many({job.application_id for job in found})
     items = [to_api(job, apps.get(job.application_id)) for job in found]
-    if with_last_run:
-        for item, last in zip(items, execution_store.newest_of([job.id for job in found]), strict=True):
-            if last is not None:
-                item["lastRun"] = {"id": last.id, "status": last.status, "scheduledFor": iso(last.slot),
-                                   "finishedAt": iso(last.finished_at)}  # fmt: skip
+    # One eventually consistent Query of each job's newest runs gives its health (and its last run when asked)
+    histories = execution_store.newest_runs_of([job.id for job in found], job_health.WINDOW)
+    for job, item, runs in zip(found, items, histories, strict=True):
+        item["health"] = health_view(job, runs)
+        if with_last_run and runs:
+            last = runs[0]
+            item["lastRun"] = {"id": last.id, "status": last.status, "scheduledFor": iso(last.slot),
+                               "finishedAt": iso(last.finished_at)}  # fmt: skip
     return items, more
+
+
+def health_view(job: Job, runs: list[Execution] | None = None) -> dict[str, Any]:
+    """The job's health as clients see it, from its newest runs (read here when not given: one Query)."""
+    if runs is None:
+        runs = execution_store.newest(job.id, job_health.WINDOW, consistent=False)
+    found = job_health.derive(job, runs, now_ms())
+    return {"state": found.state, "consecutiveFailures": found.consecutive_failures, "since": iso(found.since),
+            "lastSuccessAt": iso(found.last_success_at)}  # fmt: skip
 
 
 # --- writes --------------------------------------------------------------------------------------

@@ -428,6 +428,30 @@ def other_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
     return any(item.status == RUNNING and int(item.slot) != slot for item in newest)
 
 
+def newest(job_id: int, limit: int, *, below: int | None = None, consistent: bool = True) -> list[Execution]:
+    """The job's newest `limit` runs (slots below `below` when given), newest first: one Query."""
+    condition = ExecutionModel.slot < below if below is not None else None
+    items = ExecutionModel.query(job_id, condition, scan_index_forward=False, limit=limit, consistent_read=consistent)
+    return [_record(item) for item in items]
+
+
+def newest_runs_of(job_ids: list[int], limit: int) -> list[list[Execution]]:
+    """Each job's newest `limit` runs (one eventually consistent Query each, side by side), in the order given."""
+    if not job_ids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(job_ids))) as pool:
+        return list(pool.map(lambda job_id: newest(job_id, limit, consistent=False), job_ids))
+
+
+def started(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these (job, slot) runs have a record: they started (a run is claimed as it starts)."""
+    found: set[tuple[int, int]] = set()
+    for start in range(0, len(pairs), 100):
+        for item in ExecutionModel.batch_get(pairs[start : start + 100], attributes_to_get=["jobId", "slot"]):
+            found.add((int(item.jobId), int(item.slot)))
+    return found
+
+
 def earlier_in_flight(job_id: int, slot: int, look_back: int = 10) -> bool:
     """Whether one of the job's last `look_back` runs before `slot` is still pending or running."""
     earlier = ExecutionModel.query(

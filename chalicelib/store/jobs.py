@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.contracts.models import JobSpec
 from chalicelib.settings import get_settings
-from chalicelib.store import keys
+from chalicelib.store import alerts, keys
 from chalicelib.store.models import JobModel, KeyModel, connection
 from chalicelib.store.records import Job
 
@@ -209,6 +209,18 @@ def list_for_applications(
     return _full([int(item.id) for item in found[:limit]]), len(found) > limit
 
 
+def _watches_lateness(job: Job | None) -> bool:
+    return job is not None and job.spec.alerts is not None and job.spec.alerts.lateAfterSeconds is not None
+
+
+def _watch(tx: TransactWrite, job_id: int, job: Job | None, old: Job | None) -> None:
+    """Keep the set of jobs the tick checks for lateness in step with the job, in the job's own transaction (a job
+    without `alerts.lateAfterSeconds`, before and after, writes nothing more)."""
+    watched = _watches_lateness(job)
+    if watched != _watches_lateness(old):
+        alerts.watch_in(tx, job_id, watched)
+
+
 # --- API writes ----------------------------------------------------------------------------------------------
 
 
@@ -233,6 +245,7 @@ def create(job: Job, snapshot_content: dict[str, Any] | None) -> None:
                 tx.save(_item(job), condition=JobModel.id.does_not_exist())
                 _write_snapshot(tx, job, snapshot_content, None)
                 _add_counts(tx, job.application_id, 1, int(job.enabled))
+                _watch(tx, job.id, job, None)
             return
         except TransactWriteError as exc:
             if pause is not None and _conflict_only(exc):
@@ -256,6 +269,7 @@ def replace(job: Job, old: Job, snapshot_content: dict[str, Any] | None) -> None
                 tx.delete(KeyModel(keys.job_name_key(app_id, old.name)), condition=KeyModel.ref == job.id)
             _write_snapshot(tx, job, snapshot_content, old)
             _add_counts(tx, app_id, 0, int(job.enabled) - int(old.enabled))
+            _watch(tx, job.id, job, old)
     except TransactWriteError as exc:
         # PynamoDB groups items by kind, so cancellation reasons are not in call order: ask the claim.
         if job.name != old.name:
@@ -276,6 +290,7 @@ def delete(job: Job, expected_version: int | None = None) -> bool:
             tx.delete(KeyModel(keys.job_name_key(job.application_id, job.name)), condition=KeyModel.ref == job.id)
             _retire_snapshot(tx, job)
             _add_counts(tx, job.application_id, -1, -int(job.enabled))
+            _watch(tx, job.id, None, job)
     except TransactWriteError as exc:
         if any(reason is not None for reason in exc.cancellation_reasons):
             return False

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
@@ -144,6 +145,7 @@ class KeyModel(Model):
     value = NumberAttribute(null=True)
     data: JSONAttribute = JSONAttribute(null=True)
     expiresAt = NumberAttribute(null=True)
+    ids = NumberSetAttribute(null=True)  # a set changed by atomic ADD/DELETE: the jobs the tick checks for lateness
 
 
 ALL_MODELS: tuple[type[Model], ...] = (ApplicationModel, JobModel, ExecutionModel, KeyModel)

@@ -214,6 +214,19 @@ def signers(application_id: int, now: int) -> list[Signer]:
     return found.signers(now)
 
 
+def seal(application_id: int, text: str, label: str, now: int) -> str:
+    """Another secret of the application (an alert channel's URL) sealed with its data key, `label` bound to it."""
+    return _seal_with(ensure(application_id, now).data_key(), text.encode(), label)
+
+
+def unseal(application_id: int, sealed: str, label: str) -> str:
+    """What `seal` sealed under the same application and label."""
+    keys = read(application_id)
+    if keys is None:
+        raise NotConfigured(f"application {application_id} has no data key")
+    return _open_with(keys.data_key(), sealed, label).decode()
+
+
 def _write(keys: KeySet) -> bool:
     try:
         keys.item().save(condition=keys.condition())

@@ -1,6 +1,7 @@
 // The Admin UI shell: session, navigation, and a router over the URL's #fragment.
 
 import { ApiError, del, get, post } from "./api.js";
+import { channelPage } from "./channels.js";
 import { failure, go, h, mount } from "./dom.js";
 import { jobDetail, jobForm, jobList } from "./jobs.js";
 import { keyPage } from "./keys.js";
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/applications$/, applicationList],
   [/^\/applications\/(\d+)\/variables$/, (params, id) => variablePage(Number(id), params)],
   [/^\/applications\/(\d+)\/signing-keys$/, (params, id) => keyPage(Number(id))],
+  [/^\/applications\/(\d+)\/channels$/, (params, id) => channelPage(Number(id))],
   [/^\/stats$/, statsPage],
 ];
 

@@ -2,6 +2,7 @@
 
 import { ApiError, del, get, page, post, put } from "./api.js";
 import { badge, bothTimes, clearErrors, failure, fieldList, go, h, input, mount, ms, showErrors, when } from "./dom.js";
+import { channelsHref } from "./channels.js";
 import { keysHref } from "./keys.js";
 import { missing, references, usedVariables, variablesHref, variablesOf } from "./variables.js";
 
@@ -20,6 +21,7 @@ export async function jobList(params) {
     applicationId: params.get("app") || undefined,
     name: params.get("name") || undefined,
     enabled: params.get("enabled") || undefined,
+    health: params.get("health") || undefined,
     cursor: params.get("cursor") || undefined,
     limit: 20,
     include: "lastRun",
@@ -61,6 +63,18 @@ export async function jobList(params) {
         ].map(([value, label]) => h("option", { value, selected: value === (params.get("enabled") || "") }, label)),
       ),
     ),
+    h(
+      "label",
+      {},
+      "Health ",
+      h(
+        "select",
+        { name: "health" },
+        ["", "ok", "failing", "late", "unknown"].map((value) =>
+          h("option", { value, selected: value === (params.get("health") || "") }, value || "Any"),
+        ),
+      ),
+    ),
     h("button", { type: "submit" }, "Filter"),
   );
   filters.addEventListener("submit", (event) => {
@@ -84,6 +98,7 @@ export async function jobList(params) {
       h("td", {}, h("a", { href: `#/jobs/${job.id}` }, job.name)),
       h("td", {}, job.application.displayName || job.application.name),
       h("td", {}, badge(job.status)),
+      h("td", { class: "health" }, badge(job.health.state)),
       h("td", {}, h("code", {}, job.pattern || job.runAt || "")),
       h("td", {}, bothTimes(job.nextRunAt, job.timezone)),
       last,
@@ -109,7 +124,9 @@ export async function jobList(params) {
               h(
                 "tr",
                 {},
-                ["Name", "Application", "Status", "Schedule", "Next run", "Last run"].map((t) => h("th", {}, t)),
+                ["Name", "Application", "Status", "Health", "Schedule", "Next run", "Last run"].map((t) =>
+                  h("th", {}, t),
+                ),
               ),
             ),
             h("tbody", {}, rows),
@@ -227,8 +244,12 @@ export async function jobDetail(id, params) {
             h("a", { href: variablesHref(app.id) }, "variables"),
             " · ",
             h("a", { href: keysHref(app.id) }, "signing keys"),
+            " · ",
+            h("a", { href: channelsHref(app.id) }, "alert channels"),
           ),
         ],
+        ["Health", h("span", { id: "health" }, badge(job.health.state), " ", health(job.health))],
+        ["Alerts", h("span", { id: "alerts" }, alertRule(job.alerts))],
         ["Schedule", h("span", {}, h("code", {}, job.pattern || job.runAt), described)],
         ["Time zone", job.timezone],
         ["Next run", bothTimes(job.nextRunAt, job.timezone)],
@@ -249,6 +270,21 @@ export async function jobDetail(id, params) {
     ),
   );
   await runHistory(id, runs, params.get("before") || undefined);
+}
+
+function health(state) {
+  const failed = state.consecutiveFailures
+    ? `${state.consecutiveFailures} failed in a row since ${when(state.since)}; `
+    : "";
+  return `${failed}last success ${state.lastSuccessAt ? when(state.lastSuccessAt) : "not among its last runs"}`;
+}
+
+function alertRule(rule) {
+  if (!rule) return "none";
+  const late = rule.lateAfterSeconds
+    ? `; late when a run has not started ${rule.lateAfterSeconds} s after its time`
+    : "";
+  return `after ${rule.afterFailures} failed run(s) in a row${late}`;
 }
 
 // A job's success criteria in words; without any, a run succeeds on any 2xx.
@@ -501,6 +537,18 @@ export async function jobForm(id) {
           ["skip", "Skip them"],
         ],
       }),
+      input(
+        "alerts.afterFailures",
+        "Alert after failed runs in a row",
+        { type: "number", value: job && job.alerts ? job.alerts.afterFailures : "", min: 1, max: 100 },
+        "Empty: no alerts. Alerts go to the application's channels.",
+      ),
+      input("alerts.lateAfterSeconds", "Alert when a run has not started after (s)", {
+        type: "number",
+        value: job && job.alerts ? job.alerts.lateAfterSeconds || "" : "",
+        min: 10,
+        max: 86400,
+      }),
       input("concurrencyPolicy", "Overlap", {
         tag: "select",
         value: job ? job.concurrencyPolicy : "allow",
@@ -696,13 +744,20 @@ function collect(form, job) {
     },
     misfirePolicy: value(form, "misfirePolicy"),
     concurrencyPolicy: value(form, "concurrencyPolicy"),
+    alerts: alerting(form),
   };
   if (!job) {
     body.applicationId = Number(value(form, "applicationId"));
-    for (const key of ["description", "pattern", "runAt"]) if (body[key] === null) delete body[key];
+    for (const key of ["description", "pattern", "runAt", "alerts"]) if (body[key] === null) delete body[key];
     for (const key of ["headers", "body", "auth", "expect"]) if (config[key] === null) delete config[key];
   }
   return body;
+}
+
+// The alerts rule as typed: none when both fields are empty.
+function alerting(form) {
+  const [after, late] = [value(form, "alerts.afterFailures"), value(form, "alerts.lateAfterSeconds")];
+  return after || late ? { afterFailures: Number(after || 1), lateAfterSeconds: late ? Number(late) : null } : null;
 }
 
 // The success criteria as typed: "2xx, 304" is ["2xx", 304]; `equals` is JSON, or else the text itself.

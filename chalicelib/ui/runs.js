@@ -2,6 +2,7 @@
 
 import { get } from "./api.js";
 import { badge, fieldList, h, mount, ms, pretty, s, when } from "./dom.js";
+import { channelsHref } from "./channels.js";
 import { keysHref } from "./keys.js";
 import { variablesHref } from "./variables.js";
 
@@ -107,6 +108,7 @@ export async function applicationList() {
                 h("a", { href: `#/jobs?app=${app.id}` }, "Jobs"),
                 h("a", { href: variablesHref(app.id) }, "Variables"),
                 h("a", { href: keysHref(app.id) }, "Signing keys"),
+                h("a", { href: channelsHref(app.id) }, "Alert channels"),
               ),
             ),
           ),

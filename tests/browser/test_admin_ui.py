@@ -401,3 +401,83 @@ def test_a_job_that_signs_nothing_and_expects_a_json_value_is_made_in_the_form_a
     page.wait_for_selector("#job-name")
     config = stack["client"].get(f"/jobs/{job_id}").json()["taskConfig"]
     assert config["sign"] is False and config["expect"] == wanted and page.errors == []
+
+
+# --- failure alerts -------------------------------------------------------------------------------------------
+
+
+def test_the_jobs_page_shows_health_as_a_badge_filters_on_it_and_the_form_sets_the_alerts_rule(page, stack):
+    client = stack["client"]
+    job = make_job(stack, "always-failing", taskConfig={"url": f"{stack['target'].base}/status/500"},
+                   retryPolicy={"maxAttempts": 1})  # fmt: skip
+    execution = client.post(f"/jobs/{job['id']}/trigger").json()
+    deadline = time.monotonic() + 15
+    while client.get(f"/executions/{execution['id']}").json()["status"] != "failed":
+        assert time.monotonic() < deadline, "the run did not fail in time"
+        time.sleep(0.2)
+    sign_in(page, stack)
+    page.goto(page.url.split("#")[0] + "#/jobs?name=always-failing")
+    expect(page.locator("#job-filters [name=name]")).to_have_value("always-failing")  # the filtered page is shown
+    row = f"#jobs tr[data-job='{job['id']}']"
+    page.wait_for_selector(row)
+    assert page.inner_text(f"{row} td.health") == "failing"
+    page.select_option("#job-filters [name=health]", "failing")
+    page.click("#job-filters button[type=submit]")
+    expect(page).to_have_url(re.compile(r"health=failing"))
+    expect(page.locator("#jobs td.health:not(:has-text('failing'))")).to_have_count(0)
+    expect(page.locator(row)).to_have_count(1)
+    page.select_option("#job-filters [name=health]", "ok")
+    page.click("#job-filters button[type=submit]")
+    expect(page).to_have_url(re.compile(r"health=ok"))
+    expect(page.locator(row)).to_have_count(0)
+
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job['id']}/edit")
+    page.wait_for_selector("#job-form")
+    page.fill("[name='alerts.afterFailures']", "3")
+    page.fill("[name='alerts.lateAfterSeconds']", "120")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#alerts")
+    assert (
+        page.inner_text("#alerts")
+        == "after 3 failed run(s) in a row; late when a run has not started 120 s after its time"
+    )
+    assert page.inner_text("#health").startswith("ok") and "1 failed in a row" in page.inner_text("#health")
+    assert client.get(f"/jobs/{job['id']}").json()["alerts"] == {"afterFailures": 3, "lateAfterSeconds": 120}
+    screenshot(page, "job-health")
+    assert page.errors == []
+
+
+def test_alert_channels_are_created_with_the_url_shown_once_tested_and_their_deliveries_listed(page, stack):
+    target = stack["target"]
+    sign_in(page, stack)
+    app = demo_app(stack)
+    page.click("#nav a[data-nav=applications]")
+    page.click(f"#applications a[href='#/applications/{app['id']}/channels']")
+    page.wait_for_selector("#channel-form")
+    page.fill("#channel-form [name=name]", "ops-hook")
+    page.fill("#channel-form [name=url]", "http://169.254.169.254/latest")  # the API's refusal, on its field
+    page.click("#channel-form button[type=submit]")
+    page.wait_for_selector("[data-field=url].invalid")
+    assert page.inner_text("#form-error").startswith("URL_NOT_ALLOWED")
+    url = f"{target.base}/ui-hook/secret-part"
+    page.fill("#channel-form [name=url]", url)
+    page.uncheck("#channel-form [name=events][value=late]")
+    page.click("#channel-form button[type=submit]")
+    page.wait_for_selector("#new-url")
+    assert page.inner_text("#channel-url") == url and "will not be shown again" in page.inner_text("#new-url")
+    row = page.locator("#channels tr.picked")
+    assert "secret-part" not in row.inner_text() and f"{target.base}/********" in row.inner_text()
+    assert "failing, recovered" in row.inner_text()
+    row.locator("button.test").click()
+    page.wait_for_selector("#test-result")
+    assert page.inner_text("#test-result") == "HTTP 200"
+    page.wait_for_selector("#delivery-list")
+    assert "delivered" in page.inner_text("#delivery-list") and "test" in page.inner_text("#delivery-list")
+    assert [r["path"] for r in target.requests if r["path"].startswith("/ui-hook")] == ["/ui-hook/secret-part"]
+    screenshot(page, "channels")
+    page.reload()  # shown once: the page kept the URL only in memory
+    page.wait_for_selector("#channels")
+    assert page.locator("#new-url").count() == 0 and "secret-part" not in page.content()
+    page.locator("#channels tr", has_text="ops-hook").locator("button.danger").click()
+    expect(page.locator("#channels tr", has_text="ops-hook")).to_have_count(0)
+    assert page.errors == []

@@ -286,7 +286,27 @@ def backfill_queue_unreachable(scene: Scene) -> list[int]:
     return [expect(scene.request.send(scene.api), errors.Unavailable, says="queue")]
 
 
+def one_channel_too_many(scene: Scene) -> list[int]:
+    from chalicelib.store import channels
+
+    scene.patch.setattr(channels, "MAX_PER_APPLICATION", 1)
+    assert scene.request.send(scene.api).status == 201
+    again = scene.request.send(scene.api, body={**scene.request.body, "name": "second"})
+    return [expect(again, errors.Conflict, says="at most 1")]
+
+
+def channel_renamed_onto_another(scene: Scene) -> list[int]:
+    app_id = scene.ids["applicationId"]
+    body = {"type": "webhook", "url": "https://hooks.example.com/a"}
+    first = scene.api.post(f"/_/scheduler/applications/{app_id}/channels", {**body, "name": "first"}).json
+    scene.api.post(f"/_/scheduler/applications/{app_id}/channels", {**body, "name": "taken"})
+    answer = scene.api.put(f"/_/scheduler/applications/{app_id}/channels/{first['id']}", {"name": "taken"})
+    return [expect(answer, errors.Conflict, says="already exists")]
+
+
 OWN_RECIPES: dict[tuple[str, int], Recipe] = {
+    ("scheduler.channel.create", 409): one_channel_too_many,
+    ("scheduler.channel.update", 409): channel_renamed_onto_another,
     ("scheduler.signing-key.create", 409): one_key_too_many,
     ("scheduler.signing-key.delete", 409): the_last_key,
     ("scheduler.job.backfill", 503): backfill_queue_unreachable,

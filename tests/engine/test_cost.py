@@ -46,10 +46,11 @@ def test_requests_per_scheduled_run(api, engine, target, requests_made):
     assert {job["id"] % get_settings().due_shards for job in jobs} == {0, 1, 2, 3}  # every shard holds a due job
     # the tick, for 10 due jobs: per shard one due query (index keys only) and one batch read of the jobs it
     # found; one batched send of the ten slots; one conditional update of each job's cursor; one write of the
-    # tick record. No execution is written
+    # tick record; one batch read of the late-watch set (the jobs with alerts.lateAfterSeconds: none here). No
+    # execution is written
     assert tick == {
         "dynamodb.Query": 4,
-        "dynamodb.BatchGetItem": 4,
+        "dynamodb.BatchGetItem": 4 + 1,
         "sqs.SendMessageBatch": 1,
         "dynamodb.UpdateItem": 10,
         "dynamodb.PutItem": 1,

@@ -32,6 +32,7 @@ CHANGED: dict[str, Any] = {
     "jitterSeconds": 30,
     "startAt": "2030-01-01T00:00:00Z",
     "endAt": "2099-01-01T00:00:00Z",
+    "alerts": {"afterFailures": 2},
 }
 CHANGED_TASK: dict[str, Any] = {
     "endpoint": "https://other.example.com",
