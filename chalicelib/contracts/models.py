@@ -434,7 +434,7 @@ class PauseInput(Strict):
     """An optional body of disable: pause until a time (it resumes by itself then), and why."""
 
     until: IsoDateTime | None = Field(default=None, description="It resumes by itself then (within 10 s).")
-    reason: Annotated[str | None, Field(max_length=500), AfterValidator(_text)] = None
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_text)] | None = None
 
 
 class JobCreate(JobSpec):

@@ -192,6 +192,9 @@ def test_enable_or_a_plain_disable_ends_a_pause_and_an_until_in_the_past_is_refu
     enabled = api.post(f"{JOBS}/{job['id']}/enable").json
     assert enabled["status"] == "scheduled" and "pausedUntil" not in enabled and "pausedReason" not in enabled
     assert api.post(f"{JOBS}/{job['id']}/disable", {"reason": "x" * 501}).error_fields() == ["reason"]
+    assert api.post(f"{JOBS}/{job['id']}/disable", {"reason": "a\u0000b"}).error_fields() == ["reason"]
+    nulls = api.post(f"{JOBS}/{job['id']}/disable", {"until": None, "reason": None})  # null: not given
+    assert nulls.status == 200 and nulls.json["status"] == "paused"
 
 
 def test_a_resume_for_a_pause_that_changed_does_nothing(api, engine, target, app_id):
