@@ -3,6 +3,7 @@
 import { ApiError, del, get, page, post, put } from "./api.js";
 import { badge, bothTimes, clearErrors, failure, fieldList, go, h, input, mount, ms, showErrors, when } from "./dom.js";
 import { channelsHref } from "./channels.js";
+import { backfillPanel, pauseForm, pausedNote, windowFields, windowOf, windowText } from "./controls.js";
 import { keysHref } from "./keys.js";
 import { missing, references, usedVariables, variablesHref, variablesOf } from "./variables.js";
 
@@ -172,6 +173,7 @@ export async function jobDetail(id, params) {
       notice.replaceChildren(failure(error));
     }
   };
+  const pause = pauseForm(job, () => go(`#/jobs/${id}`));
   const actions = h(
     "div",
     { class: "actions" },
@@ -187,6 +189,7 @@ export async function jobDetail(id, params) {
           { type: "button", id: "enable", onclick: () => act("enable", () => post(`/jobs/${id}/enable`)) },
           "Enable",
         ),
+    h("button", { type: "button", id: "pause", onclick: () => (pause.hidden = !pause.hidden) }, "Pause until…"),
     h(
       "button",
       {
@@ -231,7 +234,9 @@ export async function jobDetail(id, params) {
       {},
       h("div", { class: "title" }, h("h1", { id: "job-name" }, job.name), badge(job.status)),
       job.description ? h("p", {}, job.description) : null,
+      pausedNote(job),
       actions,
+      pause,
       notice,
       fieldList([
         [
@@ -252,6 +257,11 @@ export async function jobDetail(id, params) {
         ["Alerts", h("span", { id: "alerts" }, alertRule(job.alerts))],
         ["Schedule", h("span", {}, h("code", {}, job.pattern || job.runAt), described)],
         ["Time zone", job.timezone],
+        job.pattern ? ["Active", h("span", { id: "window" }, windowText(job))] : null,
+        [
+          "Jitter",
+          h("span", { id: "jitter" }, job.jitterSeconds ? `up to ${job.jitterSeconds} s after each slot` : "none"),
+        ],
         ["Next run", bothTimes(job.nextRunAt, job.timezone)],
         ["Target", target(job.taskConfig)],
         names.length ? ["Variables", used] : null,
@@ -267,6 +277,7 @@ export async function jobDetail(id, params) {
       job.upcoming && job.upcoming.length ? [h("h2", {}, "Upcoming"), upcoming(job)] : null,
       h("h2", {}, "Runs"),
       runs,
+      job.pattern ? backfillPanel(job, params.get("backfill"), () => runHistory(id, runs).catch(() => {})) : null,
     ),
   );
   await runHistory(id, runs, params.get("before") || undefined);
@@ -433,6 +444,7 @@ export async function jobForm(id) {
       ),
       input("timezone", "Time zone", { value: job ? job.timezone : "UTC", list: "zones" }),
       zones,
+      windowFields(job),
       input("enabled", "Enabled", { type: "checkbox", checked: job ? job.enabled : true }),
     ),
     h(
@@ -586,7 +598,7 @@ export async function jobForm(id) {
     timer = setTimeout(() => showPreview(form, preview), 250);
   };
   form.elements.pattern.addEventListener("input", refresh);
-  form.elements.timezone.addEventListener("input", refresh);
+  for (const name of ["timezone", "startAt", "endAt"]) form.elements[name].addEventListener("input", refresh);
   if (form.elements.pattern.value) showPreview(form, preview);
   watchVariables(form, refs, job);
   form.addEventListener("submit", async (event) => {
@@ -605,14 +617,18 @@ export async function jobForm(id) {
 
 async function showPreview(form, target) {
   const pattern = form.elements.pattern.value.trim();
-  const field = form.querySelector("[data-field='pattern'] .field-error");
-  field.textContent = "";
+  const slot = (name) => form.querySelector(`[data-field='${name}'] .field-error`);
+  const named = ["pattern", "timezone", "startAt", "endAt"];
+  for (const name of named) slot(name).textContent = "";
   if (!pattern) return target.replaceChildren();
+  const { startAt, endAt } = windowOf(form, null);
   try {
     const preview = await post("/cron/preview", {
       pattern,
       timezone: form.elements.timezone.value.trim() || "UTC",
       count: 5,
+      ...(startAt && { startAt }),
+      ...(endAt && { endAt }),
     });
     target.replaceChildren(
       h("strong", { class: "described" }, preview.description),
@@ -624,9 +640,8 @@ async function showPreview(form, target) {
     );
   } catch (error) {
     target.replaceChildren();
-    const detail = (error.details || []).find((d) => d.field === "pattern" || d.field === "timezone");
-    const slot = detail ? form.querySelector(`[data-field='${detail.field}'] .field-error`) : field;
-    slot.textContent = detail ? detail.message : error.message;
+    const detail = (error.details || []).find((d) => named.includes(d.field));
+    slot(detail ? detail.field : "pattern").textContent = detail ? detail.message : error.message;
   }
 }
 
@@ -745,10 +760,12 @@ function collect(form, job) {
     misfirePolicy: value(form, "misfirePolicy"),
     concurrencyPolicy: value(form, "concurrencyPolicy"),
     alerts: alerting(form),
+    ...windowOf(form, job),
   };
   if (!job) {
     body.applicationId = Number(value(form, "applicationId"));
-    for (const key of ["description", "pattern", "runAt", "alerts"]) if (body[key] === null) delete body[key];
+    for (const key of ["description", "pattern", "runAt", "alerts", "jitterSeconds", "startAt", "endAt"])
+      if (body[key] === null) delete body[key];
     for (const key of ["headers", "body", "auth", "expect"]) if (config[key] === null) delete config[key];
   }
   return body;

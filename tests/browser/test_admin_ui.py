@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -480,4 +482,107 @@ def test_alert_channels_are_created_with_the_url_shown_once_tested_and_their_del
     assert page.locator("#new-url").count() == 0 and "secret-part" not in page.content()
     page.locator("#channels tr", has_text="ops-hook").locator("button.danger").click()
     expect(page.locator("#channels tr", has_text="ops-hook")).to_have_count(0)
+    assert page.errors == []
+
+
+# --- scheduling controls: jitter and active window, pause until, backfill ---------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")  # the browser's zone (conftest): datetime-local fields are typed in it
+
+
+def local(at: datetime) -> str:
+    return at.astimezone(BERLIN).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_the_form_sets_jitter_and_an_active_window_and_refuses_an_end_before_the_start(page, stack):
+    sign_in(page, stack)
+    page.click("text=New job")
+    page.wait_for_selector("#job-form")
+    page.select_option("[name=applicationId]", label="Demo application")
+    page.fill("[name=name]", "windowed")
+    page.fill("[name=pattern]", "0 3 * * *")
+    page.fill("[name='taskConfig.url']", f"{stack['target'].base}/ok")
+    page.fill("[name=jitterSeconds]", "90")
+    page.fill("[name=startAt]", "2030-01-01T00:00")
+    page.fill("[name=endAt]", "2029-12-01T00:00")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("[data-field=endAt].invalid")
+    assert page.inner_text("[data-field=endAt] .field-error") != ""
+
+    page.fill("[name=endAt]", "2030-02-01T00:00")
+    page.wait_for_selector("#cron-preview li")  # the preview honours the window
+    expect(page.locator("#cron-preview li").first).to_have_text("2030-01-01T03:00:00+00:00")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#job-name:has-text('windowed')")
+    assert page.inner_text("#jitter") == "up to 90 s after each slot"
+    assert page.inner_text("#window") == "from Jan 1, 2030, 12:00:00 AM until Feb 1, 2030, 12:00:00 AM"
+    job_id = int(page.url.rsplit("/", 1)[1])
+    job = stack["client"].get(f"/jobs/{job_id}").json()
+    assert (job["jitterSeconds"], job["startAt"], job["endAt"]) == (
+        90, "2029-12-31T23:00:00.000Z", "2030-01-31T23:00:00.000Z")  # fmt: skip
+
+    page.click("text=Edit")  # cleared fields are sent as null; an untouched one keeps its value
+    page.wait_for_selector("#job-form")
+    expect(page.locator("[name=startAt]")).to_have_value("2030-01-01T00:00")
+    page.fill("[name=endAt]", "")
+    page.fill("[name=jitterSeconds]", "")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_selector("#window:has-text('from')")
+    assert page.inner_text("#window") == "from Jan 1, 2030, 12:00:00 AM" and page.inner_text("#jitter") == "none"
+    job = stack["client"].get(f"/jobs/{job_id}").json()
+    assert (job.get("jitterSeconds"), job["startAt"], job.get("endAt")) == (None, "2029-12-31T23:00:00.000Z", None)
+    assert page.errors == []
+
+
+def test_pause_until_a_time_with_a_reason_from_the_job_page_and_enable_clears_it(page, stack):
+    job = make_job(stack, "pausable")
+    sign_in(page, stack)
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job['id']}")
+    page.click("#pause")
+    page.fill("#pause-form [name=until]", local(datetime.now(UTC) - timedelta(hours=1)))
+    page.click("#pause-form button[type=submit]")
+    page.wait_for_selector("#pause-form [data-field=until].invalid")
+    assert page.inner_text("#pause-form [data-field=until] .field-error") == "must be in the future"
+
+    until = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    page.fill("#pause-form [name=until]", local(until))
+    page.fill("#pause-form [name=reason]", "vendor maintenance")
+    page.click("#pause-form button[type=submit]")
+    page.wait_for_selector("#paused")
+    shown = until.astimezone(BERLIN).strftime("%b %-d, %Y, %-I:%M:%S %p")
+    assert page.inner_text("#paused") == f"Paused until {shown} — vendor maintenance"
+    assert page.locator(".title .badge").inner_text() == "paused"
+    answer = stack["client"].get(f"/jobs/{job['id']}").json()
+    assert answer["pausedUntil"] == until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert answer["pausedReason"] == "vendor maintenance"
+
+    page.click("#enable")
+    page.wait_for_selector("#disable")
+    expect(page.locator("#paused")).to_have_count(0)
+    assert "pausedUntil" not in stack["client"].get(f"/jobs/{job['id']}").json()
+    assert page.errors == []
+
+
+def test_a_backfill_from_the_job_page_runs_past_slots_and_shows_its_progress(page, stack):
+    job = make_job(stack, "daily-backfilled")  # 0 3 * * * UTC
+    sign_in(page, stack)
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job['id']}")
+    today = datetime.now(BERLIN).replace(hour=0, minute=0, second=0, microsecond=0)
+    page.fill("#backfill-form [name=from]", local(today - timedelta(days=3)))
+    page.fill("#backfill-form [name=to]", local(today + timedelta(days=2)))  # the future: refused by its field
+    page.click("#backfill-form button[type=submit]")
+    page.wait_for_selector("#backfill-form [data-field=to].invalid")
+
+    page.fill("#backfill-form [name=to]", local(today))
+    page.fill("#backfill-form [name=perMinute]", "600")
+    page.click("#backfill-form button[type=submit]")
+    page.wait_for_selector("#backfill [data-count=total]")
+    assert page.inner_text("#backfill [data-count=total]") == "3"
+    assert re.search(r"\?backfill=\d+$", page.url)  # a reload shows it again
+    expect(page.locator("#backfill [data-count=succeeded]")).to_have_text("3", timeout=90_000)
+    expect(page.locator("#backfill-status")).to_have_text("done")
+    expect(page.locator("#run-history tr.row-succeeded")).to_have_count(3)
+    assert page.locator("#run-history td", has_text="backfill").count() == 3
+    page.reload()
+    page.wait_for_selector("#backfill [data-count=succeeded]:has-text('3')")
     assert page.errors == []
