@@ -51,7 +51,8 @@ def streak(newest_first: list[Execution]) -> list[Execution]:
 
 def late_slot(job: Job, now: int) -> int | None:
     """The newest slot that should have started `alerts.lateAfterSeconds` ago (after the job's last change, within
-    the look-back), or None: the job has no lateness rule, is disabled or done, or has no such slot."""
+    the look-back), or None: the job has no lateness rule, is disabled (paused) or done, or has no such slot. A slot
+    outside its startAt/endAt window is none of its slots, and a jittered slot is due at its planned start."""
     rule = job.spec.alerts
     if rule is None or rule.lateAfterSeconds is None or not job.enabled or job.completed_at is not None:
         return None
@@ -63,7 +64,8 @@ def late_slot(job: Job, now: int) -> int | None:
     for walked, slot in enumerate(cron.slots(job.pattern, job.timezone, after)):
         if slot > deadline or walked >= MAX_SLOTS_WALKED:
             break
-        newest = slot
+        if job.in_window(slot) and job.planned_at(slot) <= deadline:
+            newest = slot
     return newest
 
 

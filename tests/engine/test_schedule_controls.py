@@ -22,8 +22,8 @@ def at(ms: int) -> str:
     return iso(ms) or ""
 
 
-def job_body(app_id, target, **fields):
-    return {"applicationId": app_id, "name": "controlled", "pattern": YEARLY, "retryPolicy": ONE_ATTEMPT,
+def job_body(app_id, target, name="controlled", **fields):
+    return {"applicationId": app_id, "name": name, "pattern": YEARLY, "retryPolicy": ONE_ATTEMPT,
             "taskConfig": {"endpoint": target.base, "path": "/ok"}, **fields}  # fmt: skip
 
 
@@ -204,3 +204,20 @@ def test_a_resume_for_a_pause_that_changed_does_nothing(api, engine, target, app
     api.post(f"{JOBS}/{job['id']}/disable", {"until": "2999-01-01T00:00:00Z"})
     assert resume(ResumeMessage(job["id"], now_ms() - 1)) is False  # an older pause's message
     assert api.get(f"{JOBS}/{job['id']}").json["status"] == "paused"
+
+
+def test_a_job_is_not_late_for_slots_outside_its_window(api, target, app_id):
+    rule = {"lateAfterSeconds": 10}
+    later = api.post(JOBS, job_body(app_id, target, name="not-yet", pattern=EVERY_SECOND, alerts=rule,
+                                    startAt="2031-01-01T00:00:00Z")).json  # fmt: skip
+    ended = api.post(JOBS, job_body(app_id, target, name="over", pattern=EVERY_SECOND, alerts=rule,
+                                    endAt=at(now_ms() + 1_000))).json  # fmt: skip
+    time.sleep(12)  # past lateAfterSeconds: no engine runs here, so every slot in a window is late by now
+    assert api.get(f"{JOBS}/{later['id']}").json["health"]["state"] != "late"  # no slot before its startAt
+    assert api.get(f"{JOBS}/{ended['id']}").json["health"]["state"] == "late"  # its last second had no run
+    from chalicelib.store import health, jobs
+
+    job = jobs.get(ended["id"])
+    assert job is not None and job.end_at is not None
+    slot = health.late_slot(job, now_ms())
+    assert slot is not None and slot < job.end_at  # the newest late slot is inside its window
