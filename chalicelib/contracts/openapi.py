@@ -135,7 +135,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
         doc["security"] = []
     if operation.input is not None:
         doc["requestBody"] = {
-            "required": True,
+            "required": not operation.optional_body,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=operation.input.__name__)}}},
         }
     return doc

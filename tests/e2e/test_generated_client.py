@@ -150,6 +150,11 @@ def test_a_generated_client_walks_the_readme_and_parses_every_answer(stack, gene
     assert (paused.parsed.status, paused.parsed.next_run_at, bool(paused.headers["etag"])) == ("paused", None, True)
     resumed = g.scheduler_job_enable.sync_detailed(id=job.id, client=api)
     assert resumed.parsed.status == "scheduled" and isinstance(resumed.parsed.next_run_at, datetime.datetime)
+    until = datetime.datetime(2999, 1, 1, tzinfo=datetime.UTC)  # disable's optional body: pause until a time
+    pause = models.PauseInput(until=until, reason="maintenance")
+    held = g.scheduler_job_disable.sync_detailed(id=job.id, client=api, body=pause)
+    assert (held.parsed.paused_until, held.parsed.paused_reason) == (until, "maintenance")
+    assert g.scheduler_job_enable.sync_detailed(id=job.id, client=api).parsed.status == "scheduled"
 
     # a one-off job at a date
     once = g.scheduler_job_schedule.sync_detailed(client=api, body=models.JobScheduleInput.from_dict({
