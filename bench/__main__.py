@@ -18,6 +18,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def say(name: str, figures: Any, started: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", nargs="?", choices=("all", "state"), default="all")
+    parser.add_argument("part", nargs="?", choices=("all", "state", "signing"), default="all")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--render", action="store_true")
     args = parser.parse_args()
@@ -55,6 +56,9 @@ def main() -> None:
         return
     if args.part == "state":
         state_only(args.quick)
+        return
+    if args.part == "signing":
+        signing_only(args.quick)
         return
     with contextlib.redirect_stdout(sys.stderr):  # stray prints (Powertools' EMF overflow) stay off the page
         out = measure(args.quick)
@@ -86,8 +90,52 @@ def state_only(quick: bool) -> None:
     print(f"written {OUT} and {FIGURES}", file=sys.stderr)
 
 
-def measure(quick: bool) -> dict[str, Any]:
+def signing_only(quick: bool) -> None:
+    """What a signed call costs, alone: the invoker's CPU per run signed and not, and the key read of a signed run;
+    its figures replace `cpu.signing` in docs/benchmarks.json (the others stay)."""
     started = time.monotonic()
+    from bench import jobs
+    from bench.units import invoker_side
+
+    with local_aws() as (target, meter), contextlib.redirect_stdout(sys.stderr):
+        signed = jobs.spec(APP_ID, "t", jobs.PER_MINUTE, jobs.realistic_task(target.base))
+        runners = jobs.seed(range(600_001, 600_101), APP_ID, None, signed, snapshots=True)
+        meter.capacity = True
+        keys_rru = invoker_side(meter, APP_ID, runners[: 10 if quick else 30])["rruByTable"].get("keys", 0.0)
+        meter.capacity = False
+        figures = signing_cpu(target.base, quick, started)
+    figures.update({"keysRru": keys_rru, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    "machine": machine()})  # fmt: skip
+    say("signing", figures, started)
+    if quick:
+        print(json.dumps(figures, indent=1))
+        return
+    out = json.loads(FIGURES.read_text())
+    out["cpu"]["signing"] = figures
+    FIGURES.write_text(json.dumps(out, indent=1) + "\n")
+    OUT.write_text(render(out))
+    print(f"written {OUT} and {FIGURES}", file=sys.stderr)
+
+
+def signing_cpu(base: str, quick: bool, started: float) -> dict[str, Any]:
+    """The invoker's CPU per run: jobs that sign (the application's hmac key) and the same with `sign: false`,
+    interleaved (runs of the signed fleet 600_001.., seeded by the caller)."""
+    from bench import cpu as children
+    from bench import jobs
+
+    unsigned = jobs.spec(APP_ID, "t", jobs.PER_MINUTE, {**jobs.realistic_task(base), "sign": False})
+    jobs.seed(range(640_001, 640_101), APP_ID, None, unsigned, snapshots=True)
+    found: dict[str, Any] = {"signed": [], "unsigned": []}
+    for name in ("unsigned", "signed", "signed", "unsigned"):
+        first = 600_001 if name == "signed" else 640_001
+        found[name].append(children.invoker_cpu(APP_ID, first, 100, 110 if quick else 310))
+    say("cpu signing", found, started)
+    return found
+
+
+@contextlib.contextmanager
+def local_aws() -> Iterator[tuple[Any, Any]]:
+    """The bench's embedded AWS and local target, with the capacity meter installed: (target, meter)."""
     os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"  # the bench empties its queue often
     from bench.local import Target, start_aws
 
@@ -101,16 +149,22 @@ def measure(quick: bool) -> dict[str, Any]:
 
     meter = Meter()
     meter.install()
+    try:
+        yield target, meter
+    finally:
+        server.stop()
+        target.close()
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    started = time.monotonic()
     out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                            "quick": quick}  # fmt: skip
-    try:
+    with local_aws() as (target, meter):
         out["units"] = units(meter, target.base, quick, started)
         out["invoker"] = invoker(meter, target.base, quick, started)
         out["cpu"] = cpu(target.base, quick, started)
         out["scaling"], out["tick"] = ticks(meter, target.base, quick, started)
-    finally:
-        server.stop()
-        target.close()
     from bench.lag import run_all
 
     out["stack"] = run_all(quick)
@@ -201,14 +255,7 @@ def cpu(base: str, quick: bool, started: float) -> dict[str, Any]:
     found["invoker"] = children.invoker_cpu(APP_ID, 600_001, 100, 110 if quick else 310)
     found["coldStart"] = children.cold_start_cpu()
     say("cpu invoker", found["invoker"], started)
-    # What signing costs: the same runs by jobs that opted out (`sign: false`), interleaved with signed ones
-    unsigned = jobs.spec(APP_ID, "t", jobs.PER_MINUTE, {**jobs.realistic_task(base), "sign": False})
-    jobs.seed(range(640_001, 640_101), APP_ID, None, unsigned, snapshots=True)
-    found["signing"] = {"signed": [], "unsigned": []}
-    for name in ("unsigned", "signed", "signed", "unsigned"):
-        first = 600_001 if name == "signed" else 640_001
-        found["signing"][name].append(children.invoker_cpu(APP_ID, first, 100, 110 if quick else 310))
-    say("cpu signing", found["signing"], started)
+    found["signing"] = signing_cpu(base, quick, started)  # what signing costs, beside the same runs unsigned
     return found
 
 

@@ -234,10 +234,11 @@ def section_signing(out: dict[str, Any]) -> list[str]:
     if not signing:
         return []
     signed, unsigned = per_slot(signing["signed"]) * 1000, per_slot(signing["unsigned"]) * 1000
-    rru = out["units"]["invoker"]["rruByTable"].get("keys", 0.0)
+    rru = signing.get("keysRru", out["units"]["invoker"]["rruByTable"].get("keys", 0.0))
+    when = f" (measured on {signing['date']} with `python -m bench signing`)" if "date" in signing else ""
     return [
-        "**What signing costs.** The invoker's client-side CPU per run (child processes, as in section 1), jobs that",
-        "sign (the application's one hmac key) against the same jobs with `sign: false`, two measurements each,",
+        f"**What signing costs**{when}. The invoker's client-side CPU per run (child processes, as in section 1),",
+        "jobs that sign (the application's one hmac key) against the same jobs with `sign: false`, two each,",
         f"interleaved: **{signed:.2f} ms signed, {unsigned:.2f} ms unsigned ({signed - unsigned:+.2f} ms,",
         f"{signed / unsigned:.2f}x)**. A signed run also reads its application's keys: {rru:.2f} read units a run",
         "on the keys table (one eventually consistent GetItem), counted in section 5's read units and the cost.",

@@ -9,12 +9,14 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.client
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -755,6 +757,20 @@ def write_units(aws: None, monkeypatch: pytest.MonkeyPatch) -> WriteUnits:
         botocore.client.BaseClient, "_make_api_call", meter.wrap(botocore.client.BaseClient._make_api_call)
     )
     return meter
+
+
+@pytest.fixture
+def requests_made(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every AWS request made while the test runs, counted as `service.Operation` (botocore's own names)."""
+    counted: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return counted
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ record; health is shown on the job and the list."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import botocore.client
 import pytest
 from standardwebhooks import Webhook
 
@@ -248,19 +246,6 @@ def test_jobs_json_carries_the_alerts_rule(api, tmp_path):
     (folder / "jobs.json").write_text(json.dumps([{**job, "alerts": {"afterFailures": 0}}]))
     refused = sync.run(tmp_path)
     assert refused.errors and "alerts.afterFailures" in json.dumps(refused.errors)
-
-
-@pytest.fixture
-def requests_made(monkeypatch):
-    counted: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return counted
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed"])

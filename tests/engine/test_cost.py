@@ -8,26 +8,11 @@ Counted by hooking botocore (both boto3 and PynamoDB go through it): requests he
 from __future__ import annotations
 
 import json
-from collections import Counter
 
-import botocore.client
 import pytest
 
 from chalicelib.settings import get_settings
 from tests.conftest import ONE_ATTEMPT, YEARLY, run_events
-
-
-@pytest.fixture
-def requests_made(monkeypatch):
-    counted: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        counted[f"{self.meta.service_model.service_name}.{operation}"] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return counted
 
 
 def test_requests_per_scheduled_run(api, engine, target, requests_made):
