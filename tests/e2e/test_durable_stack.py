@@ -115,7 +115,7 @@ def test_a_clean_stop_and_start_keeps_jobs_history_etags_and_next_runs_and_the_s
             while client.get(f"/executions/{manual['id']}").json()["status"] != "succeeded":
                 assert time.monotonic() < deadline, "the manual run did not succeed within 10 s"
                 time.sleep(0.2)
-            time.sleep(4)  # the every-second job runs a few slots
+            time.sleep(2)  # the every-second job runs a few slots
             jobs_before = client.get("/jobs", params={"applicationId": app_id}).json()
             answers = {job["id"]: client.get(f"/jobs/{job['id']}") for job in jobs_before}
             runs_before = {job["id"]: history(client, job["id"]) for job in jobs_before}
@@ -184,14 +184,14 @@ def kill(stack: dict[str, Any]) -> None:
 
 
 def settled(client: httpx.Client, app_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Every job's runs, oldest slot first, once none is pending or running (at most 30 s)."""
+    """Every job's runs, oldest slot first, once none is pending or running (at most 45 s)."""
     names = {job["id"]: job["name"] for job in client.get("/jobs", params={"applicationId": app_id}).json()}
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 45
     while True:
         runs = {name: sorted(history(client, job_id), key=slot_ms) for job_id, name in names.items()}
         if all(run["status"] in ("succeeded", "failed") for found in runs.values() for run in found):
             return runs
-        assert time.monotonic() < deadline, "runs still in flight 30 s after the last start"
+        assert time.monotonic() < deadline, "runs still in flight 45 s after the last start"
         time.sleep(0.5)
 
 
@@ -202,14 +202,15 @@ def every_slot(job: dict[str, Any], until: int) -> set[int]:
 
 
 def wait_until_recorded(client: httpx.Client, jobs: list[dict[str, Any]], until: int) -> None:
-    """Every slot of these every-second jobs before `until` gets its record (its run, or LOST) within 30 s."""
-    deadline = time.monotonic() + 30
+    """Every slot of these every-second jobs before `until` gets its record (its run, or LOST) within 45 s: none is
+    lost, nor skipped (none falls more than the misfire grace behind)."""
+    deadline = time.monotonic() + 45
     while True:
         missing = {job["name"]: sorted(every_slot(job, until) - {slot_ms(run) for run in history(client, job["id"])})
                    for job in jobs}  # fmt: skip
         if not any(missing.values()):
             return
-        assert time.monotonic() < deadline, f"slots without a record 30 s after the start: {missing}"
+        assert time.monotonic() < deadline, f"slots without a record 45 s after the start: {missing}"
         time.sleep(0.5)
 
 
@@ -226,7 +227,9 @@ def test_sigkill_at_random_points_never_runs_a_slot_twice_and_missed_slots_follo
     with a_target() as target:
 
         def start(name: str, ports: tuple[int, int]) -> Any:
-            return local_stack(tmp_path, data_dir=tmp_path / name, ports=ports, target=target)
+            # two minutes of slots a dispatch: an every-second job's creation sends 120 messages, not 900
+            return local_stack(tmp_path, data_dir=tmp_path / name, ports=ports, target=target,
+                               env={"DISPATCH_WINDOW_SECONDS": "120"})  # fmt: skip
 
         minute_ports, second_ports = (free_port(), free_port()), (free_port(), free_port())
         with contextlib.ExitStack() as first_minutes:
@@ -250,9 +253,12 @@ def test_sigkill_at_random_points_never_runs_a_slot_twice_and_missed_slots_follo
                 time.sleep(rng.uniform(1.0, 3.0))
                 kill(seconds_stack)
                 kills += 1
-            while time.time() * 1000 < minute + 48_000:  # a start (~6 s) and a life, before the other stack's start
+            while time.time() * 1000 < minute + 40_000:  # a start (~6 s) and a life, before the other stack's start
                 with start("seconds", second_ports) as seconds_stack:
-                    time.sleep(rng.uniform(1.0, 3.0))
+                    # it catches up with the slots that fell while it was down (else, killed again and again, it
+                    # would fall more than the misfire grace behind, and skip them), then dies at a random point
+                    wait_until_recorded(seconds_stack["client"], seconds, int(time.time() * 1000))
+                    time.sleep(rng.uniform(0.5, 3.0))
                     kill(seconds_stack)
                     kills += 1
             killer.join()
@@ -271,7 +277,7 @@ def test_sigkill_at_random_points_never_runs_a_slot_twice_and_missed_slots_follo
             runs.update(settled(client, seconds_app))
 
     called = calls(target)
-    assert kills >= 5, kills
+    assert kills >= 3, kills  # the first life, and at least two more during the other stack's outage
     assert called and max(called.values()) == 1, [key for key, count in called.items() if count > 1]
     for name, found in runs.items():
         slots = [slot_ms(run) for run in found]
@@ -282,6 +288,7 @@ def test_sigkill_at_random_points_never_runs_a_slot_twice_and_missed_slots_follo
         assert {slot for (called_name, slot) in called if called_name == name} <= set(slots), name
     lost = sum(run["status"] == "failed" for found in runs.values() for run in found)
     assert lost >= 1, "no kill interrupted a run in flight"
+    print(f"{kills} kills; {len(called)} slots called once each; {lost} runs a kill interrupted ended LOST")
     for job in seconds:  # every slot through every kill: one record (its call, or LOST)
         assert every_slot(job, recorded_until) <= {slot_ms(run) for run in runs[job["name"]]}
     later = minute + 60_000
