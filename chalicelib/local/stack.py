@@ -122,8 +122,12 @@ class Stack:
                 log.warning("kept state of %s not restored: infra/template.yaml no longer creates it", skipped)
         os.environ.update(stack_env(outputs))
         # Signing keys are wrapped by SIGNING_MASTER_KEY here, not by the embedded KMS (the stage's alias): a
-        # master key outlives the process, an embedded KMS key does not. SIGNING_KMS_KEY_ID set by hand wins.
-        os.environ.setdefault("SIGNING_KMS_KEY_ID", "")
+        # master key outlives the process, while the embedded KMS creates a new key at every start, which could not
+        # open the data keys the kept state holds. Against another endpoint, a SIGNING_KMS_KEY_ID given wins.
+        if start_moto:
+            os.environ["SIGNING_KMS_KEY_ID"] = ""
+        else:
+            os.environ.setdefault("SIGNING_KMS_KEY_ID", "")
         apply_stage_environment("dev")
         get_settings.cache_clear()  # the stack's outputs are settings now
 
