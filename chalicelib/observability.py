@@ -22,7 +22,6 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _lock = threading.Lock()
-_pending = False
 
 
 def count(name: str, value: float = 1) -> None:
@@ -34,19 +33,17 @@ def milliseconds(name: str, value: float) -> None:
 
 
 def _add(name: str, unit: MetricUnit, value: float) -> None:
-    global _pending
     with _lock:  # the invoker records from several threads
         metrics.add_metric(name=name, unit=unit, value=value)
-        _pending = True
 
 
 def flush() -> None:
-    """Write the recorded metrics as one EMF document (once per tick or invoker batch)."""
-    global _pending
+    """Write the recorded metrics as one EMF document (once per tick or invoker batch). Nothing when none are
+    left: Powertools writes the set itself when one metric reaches 100 values (a big tick's lags), and a flush of
+    an empty set only warns."""
     with _lock:
-        if _pending:
+        if metrics.metric_set:
             metrics.flush_metrics()
-            _pending = False
 
 
 @contextmanager

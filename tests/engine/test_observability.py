@@ -52,6 +52,20 @@ def test_metrics_are_emitted_as_emf(api, engine, target, monkeypatch, capsys):
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Scheduler" for doc in documents)
 
 
+def test_a_metric_with_a_hundred_values_is_written_once_and_the_flush_after_it_writes_nothing(monkeypatch, capsys):
+    """Powertools writes the set by itself when one metric reaches 100 values (a big tick's fire lags); the
+    flush of the batch after it must not write an empty document (which warns, an error in this suite)."""
+    from chalicelib import observability
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    observability.flush()
+    for lag in range(100):
+        observability.milliseconds("FireLag", lag)
+    observability.flush()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [len(doc["FireLag"]) for doc in documents] == [100]
+
+
 def test_stats_show_the_last_tick_and_the_queue_to_admins_only(api, engine, target):
     """What a backlog was is now the queue's own sizes: dispatched slots wait there delayed, a run being
     worked on is in flight, a late one is ready."""
