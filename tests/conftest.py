@@ -56,6 +56,7 @@ from chalicelib.store import signing_keys
 from chalicelib.store.models import JobModel, reset_connections
 from chalicelib.store.records import Execution
 from tests import declared
+from tests.fast_moto import make_moto_setup_fast
 
 STACK_PREFIX = "scheduler-dev"
 
@@ -65,6 +66,12 @@ SHARED_FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 settings.register_profile("scheduler", database=None, deadline=None, max_examples=40,
                           suppress_health_check=SHARED_FIXTURES)  # fmt: skip
 settings.load_profile("scheduler")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first (a minute or more each): started last, one of them would run on while the
+    other worker sits idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def reset_caches() -> None:
@@ -81,6 +88,7 @@ def aws() -> Iterator[None]:
     DynamoDB's are: chalicelib/local/atomic.py)."""
     make_dynamodb_writes_atomic()
     make_sqs_fast()
+    make_moto_setup_fast()
     with mock_aws():
         reset_caches()
         create_stack(prefix=STACK_PREFIX)

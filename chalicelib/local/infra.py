@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,20 @@ AWS_ONLY = frozenset({"AWS::CloudWatch::Alarm"})  # moto's CloudFormation cannot
 
 
 def load_template() -> dict[str, Any]:
+    return copy.deepcopy(_parsed_template())
+
+
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
+    """Parsed once per process: every test's fresh moto account creates the stack."""
     template: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
     return template
+
+
+@functools.cache
+def _local_template_body() -> str:
+    body: str = yaml.safe_dump(local_template(), sort_keys=False)
+    return body
 
 
 def local_template() -> dict[str, Any]:
@@ -32,7 +46,7 @@ def create_stack(prefix: str = "scheduler", stack_name: str = "scheduler-local")
     if stack_name not in existing:
         cfn.create_stack(
             StackName=stack_name,
-            TemplateBody=yaml.safe_dump(local_template(), sort_keys=False),
+            TemplateBody=_local_template_body(),
             Parameters=[{"ParameterKey": "Prefix", "ParameterValue": prefix}],
         )
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -45,7 +59,7 @@ def create_stack(prefix: str = "scheduler", stack_name: str = "scheduler-local")
 
 def _apply_ttl(prefix: str) -> None:
     dynamodb = boto3.client("dynamodb")
-    for resource in load_template()["Resources"].values():
+    for resource in _parsed_template()["Resources"].values():
         props = resource.get("Properties", {})
         ttl = props.get("TimeToLiveSpecification")
         if resource["Type"] == "AWS::DynamoDB::Table" and ttl:
