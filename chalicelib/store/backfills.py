@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.models import KeyModel
@@ -68,10 +66,6 @@ def get(backfill_id: int) -> Backfill | None:
 
 def save(changed: Backfill, seen: Backfill) -> Backfill | None:
     """Write `changed` if the stored backfill is still `seen` (None otherwise: another step or a cancel won)."""
-    try:
-        _item(replace(changed, version=seen.version)).save(condition=KeyModel.value == seen.version)
-    except PutError as exc:
-        if keys.is_condition_failure(exc):
-            return None
-        raise
+    if not keys.save_versioned(_item(changed), seen.version):
+        return None
     return replace(changed, version=seen.version + 1)

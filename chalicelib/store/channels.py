@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.store import signing_keys
-from chalicelib.store.keys import allocate_ids, is_condition_failure
+from chalicelib.store.keys import allocate_ids, save_versioned
 from chalicelib.store.keys import get as get_key
 from chalicelib.store.models import KeyModel
 
@@ -86,14 +84,7 @@ def _write(application_id: int, channels: dict[int, Channel], version: int | Non
     data = {str(c.id): {"name": c.name, "type": c.type, "events": list(c.events), "shown": c.shown,
                         "sealed": c.sealed, "createdAt": c.created_at, "updatedAt": c.updated_at,
                         "createdBy": c.created_by, "updatedBy": c.updated_by} for c in channels.values()}  # fmt: skip
-    condition = KeyModel.key.does_not_exist() if version is None else KeyModel.value == version
-    try:
-        KeyModel(_key(application_id), data={"channels": data}, value=(version or 0) + 1).save(condition=condition)
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_versioned(KeyModel(_key(application_id), data={"channels": data}), version)
 
 
 def _check_name(channels: dict[int, Channel], name: str, channel_id: int | None) -> None:

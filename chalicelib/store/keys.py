@@ -23,6 +23,25 @@ def is_condition_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+def version_is(version: int | None) -> Any:
+    """The condition of a versioned item's write: the stored item is still at `version` (None: there is none)."""
+    return KeyModel.key.does_not_exist() if version is None else KeyModel.value == version
+
+
+def save_versioned(item: KeyModel, version: int | None) -> bool:
+    """Save `item` as the version after `version` if the stored one is still at `version`; False when another
+    writer was first. The keys table's optimistic lock, for an application's variables, signing keys and
+    channels (one item each) and for backfills."""
+    item.value = (version or 0) + 1
+    try:
+        item.save(condition=version_is(version))
+    except PutError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def app_name_key(name: str) -> str:
     return f"appname#{name}"
 

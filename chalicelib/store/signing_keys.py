@@ -23,12 +23,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.settings import get_settings
 from chalicelib.signing import KeyType, Signer, new_ed25519, new_hmac
 from chalicelib.store.keys import get as get_key
-from chalicelib.store.keys import is_condition_failure
+from chalicelib.store.keys import save_versioned, version_is
 from chalicelib.store.models import KeyModel
 
 MAX_KEYS = 10
@@ -178,7 +178,7 @@ class KeySet:
         return KeyModel(_item_key(self.application_id), data=data, value=(self.version or 0) + 1)
 
     def condition(self) -> Any:
-        return KeyModel.key.does_not_exist() if self.version is None else KeyModel.value == self.version
+        return version_is(self.version)
 
 
 def _key_from(key_id: str, fields: dict[str, Any]) -> SigningKey:
@@ -228,13 +228,7 @@ def unseal(application_id: int, sealed: str, label: str) -> str:
 
 
 def _write(keys: KeySet) -> bool:
-    try:
-        keys.item().save(condition=keys.condition())
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_versioned(keys.item(), keys.version)
 
 
 def ensure(application_id: int, now: int) -> KeySet:

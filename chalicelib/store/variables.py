@@ -7,10 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.store.keys import get as get_key
-from chalicelib.store.keys import is_condition_failure
+from chalicelib.store.keys import save_versioned
 from chalicelib.store.models import KeyModel
 
 MAX_PER_APPLICATION = 64  # 64 values of up to 4 KB stay well inside one item's 400 KB
@@ -68,14 +66,7 @@ def all_of(application_id: int) -> dict[str, Variable]:
 def _write(application_id: int, variables: dict[str, Variable], version: int | None) -> bool:
     data = {v.name: {"value": v.value, "secret": v.secret, "updatedAt": v.updated_at, "updatedBy": v.updated_by,
                      "createdBy": v.created_by} for v in variables.values()}  # fmt: skip
-    condition = KeyModel.key.does_not_exist() if version is None else KeyModel.value == version
-    try:
-        KeyModel(_key(application_id), data=data, value=(version or 0) + 1).save(condition=condition)
-    except PutError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return save_versioned(KeyModel(_key(application_id), data=data), version)
 
 
 def put(application_id: int, variable: Variable, expected: Variable | None = None, *, check: bool = False) -> bool:
