@@ -33,7 +33,8 @@ CREATE = define(
         tags=TAGS,
         errors={
             400: "the URL is refused by the URL guard (URL_NOT_ALLOWED)",
-            409: "a channel of that name exists, or the application has 20 channels",
+            409: "a channel of that name exists, the application has 20 channels, or other requests changed its "
+            "channels on every attempt",
         },
         scenarios=(
             Scenario("slack", ("`crm` has a job with alerts",), ("a slack channel is added",), ("its alerts post",)),
@@ -115,7 +116,8 @@ UPDATE = define(
         tags=TAGS,
         errors={
             400: "the URL is refused, or holds a mask that is not this channel's",
-            409: "another channel of the application has that name",
+            409: "another channel of the application has that name, or other requests changed its channels on every "
+            "attempt",
         },
         examples=(
             Example(
@@ -143,6 +145,7 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
+        errors={409: "other requests changed the application's channels on every attempt; try again"},
         examples=(Example(key="missing", given=("application",), path=MISSING, output=NOT_FOUND, status=404),),
     )
 )

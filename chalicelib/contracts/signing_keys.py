@@ -27,7 +27,10 @@ CREATE = define(
         output=SigningKeyCreated,
         status=201,
         tags=TAGS,
-        errors={400: "expiresAt is not in the future", 409: "the application already has 10 active keys"},
+        errors={
+            400: "expiresAt is not in the future",
+            409: "the application already has 10 active keys, or other requests changed its keys on every attempt",
+        },
         scenarios=(
             Scenario("rotate", ("`crm` signs with key A",), ("key B is created",), ("calls carry A's and B's",)),
         ),
@@ -126,7 +129,10 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors={409: "it is the last active key that does not expire"},
+        errors={
+            409: "it is the last active key that does not expire, or other requests changed the application's "
+            "keys on every attempt"
+        },
         scenarios=(Scenario("last-key", ("`crm` has one key",), ("it is retired",), ("409; it still signs",)),),
         examples=(
             Example(

@@ -27,7 +27,10 @@ PUT = define(
         input=VariableInput,
         output=Variable,
         tags=TAGS,
-        errors={400: "the name is a built-in one", 409: "the application already has 64 variables"},
+        errors={
+            400: "the name is a built-in one",
+            409: "the application already has 64 variables, or other requests changed its variables on every attempt",
+        },
         scenarios=(
             Scenario("set-host", ("An application exists",), ("HOST is set",), ("200 with the value",)),
             Scenario("set-secret", ("An application exists",), ("API_KEY is set secret",), ("200, value masked",)),
@@ -123,7 +126,10 @@ DELETE = define(
         output=None,
         status=204,
         tags=TAGS,
-        errors={409: "a job still uses the variable (the answer names them)"},
+        errors={
+            409: "a job still uses the variable (the answer names them), or other requests changed the "
+            "application's variables on every attempt"
+        },
         scenarios=(Scenario("in-use", ("Job `sync` uses ${HOST}",), ("HOST is deleted",), ("409 naming `sync`",)),),
         examples=(
             Example(

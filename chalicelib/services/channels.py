@@ -17,6 +17,7 @@ from chalicelib.services import tenancy
 from chalicelib.store import alerts as alert_store
 from chalicelib.store import channels as channel_store
 from chalicelib.store.channels import Channel
+from chalicelib.store.keys import Contended
 from chalicelib.views import alert_body
 
 
@@ -63,7 +64,7 @@ def create(caller: Caller, application_id: int, given: ChannelCreate) -> Channel
     try:
         return channel_store.create(application_id, given.name, given.type, url, tuple(given.events), masked(url),
                                     now_ms(), caller.user)  # fmt: skip
-    except (channel_store.TooMany, channel_store.NameTaken) as exc:
+    except (channel_store.TooMany, channel_store.NameTaken, Contended) as exc:
         raise Conflict(str(exc)) from exc
 
 
@@ -81,7 +82,7 @@ def update(caller: Caller, application_id: int, channel_id: int, patch: ChannelU
         changes["shown"] = masked(_checked(url))
     try:
         changed = channel_store.update(application_id, channel_id, changes, url, now_ms(), caller.user)
-    except channel_store.NameTaken as exc:
+    except (channel_store.NameTaken, Contended) as exc:
         raise Conflict(str(exc)) from exc
     if changed is None:
         raise NotFound(f"application {application_id} has no channel {channel_id}")
@@ -90,7 +91,11 @@ def update(caller: Caller, application_id: int, channel_id: int, patch: ChannelU
 
 def delete(caller: Caller, application_id: int, channel_id: int) -> None:
     tenancy.visible_application(caller, application_id)
-    if not channel_store.delete(application_id, channel_id):
+    try:
+        deleted = channel_store.delete(application_id, channel_id)
+    except Contended as exc:
+        raise Conflict(str(exc)) from exc
+    if not deleted:
         raise NotFound(f"application {application_id} has no channel {channel_id}")
 
 

@@ -13,6 +13,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.services import tenancy
 from chalicelib.store import applications as app_store
 from chalicelib.store import signing_keys as key_store
+from chalicelib.store.keys import Contended
 from chalicelib.store.signing_keys import Created, SigningKey
 
 
@@ -53,7 +54,7 @@ def create(caller: Caller, application_id: int, given: SigningKeyCreate) -> Crea
         raise ValidationError.for_field("expiresAt", "must be in the future")
     try:
         return key_store.create(application_id, given.type, now, expires_at, caller.user)
-    except key_store.TooMany as exc:
+    except (key_store.TooMany, Contended) as exc:
         raise Conflict(str(exc)) from exc
 
 
@@ -61,7 +62,7 @@ def retire(caller: Caller, application_id: int, key_id: str) -> None:
     tenancy.visible_application(caller, application_id)
     try:
         retired = key_store.retire(application_id, key_id, now_ms())
-    except key_store.LastKey as exc:
+    except (key_store.LastKey, Contended) as exc:
         raise Conflict(str(exc)) from exc
     if not retired:
         raise NotFound(f"application {application_id} has no active signing key {key_id}")

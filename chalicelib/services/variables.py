@@ -13,6 +13,7 @@ from chalicelib.invoker import params
 from chalicelib.services import tenancy
 from chalicelib.store import jobs as job_store
 from chalicelib.store import variables as variable_store
+from chalicelib.store.keys import Contended
 from chalicelib.store.variables import Variable
 
 
@@ -46,7 +47,7 @@ def put(caller: Caller, application_id: int, name: str, given: VariableInput) ->
     variable = Variable(name, given.value, given.secret, now_ms(), caller.user)
     try:
         variable_store.put(application_id, variable)
-    except variable_store.TooMany as exc:
+    except (variable_store.TooMany, Contended) as exc:
         raise Conflict(str(exc)) from exc
     return variable
 
@@ -64,4 +65,7 @@ def delete(caller: Caller, application_id: int, name: str) -> None:
     using = users(application_id, name)
     if using:
         raise Conflict(f"variable {name} is used by {len(using)} job(s): {', '.join(using[:20])}")
-    variable_store.delete(application_id, name)
+    try:
+        variable_store.delete(application_id, name)
+    except Contended as exc:
+        raise Conflict(str(exc)) from exc

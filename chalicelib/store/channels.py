@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.store import signing_keys
-from chalicelib.store.keys import allocate_ids, save_versioned
+from chalicelib.store.keys import ATTEMPTS, Contended, allocate_ids, save_versioned
 from chalicelib.store.keys import get as get_key
 from chalicelib.store.models import KeyModel
 
 MAX_PER_APPLICATION = 20
-ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,6 @@ class TooMany(Exception):
 
 class NameTaken(Exception):
     """Another channel of the application has this name."""
-
-
-class Contended(Exception):
-    """Other writers changed the set on every attempt."""
 
 
 def _key(application_id: int) -> str:
@@ -105,7 +100,7 @@ def create(application_id: int, name: str, type_: str, url: str, events: tuple[s
         _check_name(current, name, None)
         if _write(application_id, {**current, channel_id: channel}, version):
             return channel
-    raise Contended(f"channels of application {application_id} changed on every attempt")
+    raise Contended(f"the channels of application {application_id}")
 
 
 def update(application_id: int, channel_id: int, changes: dict[str, Any], url: str | None, now: int,
@@ -122,7 +117,7 @@ def update(application_id: int, channel_id: int, changes: dict[str, Any], url: s
         _check_name(current, changed.name, channel_id)
         if _write(application_id, {**current, channel_id: changed}, version):
             return changed
-    raise Contended(f"channels of application {application_id} changed on every attempt")
+    raise Contended(f"the channels of application {application_id}")
 
 
 def delete(application_id: int, channel_id: int) -> bool:
@@ -133,4 +128,4 @@ def delete(application_id: int, channel_id: int) -> bool:
             return False
         if _write(application_id, {key: c for key, c in current.items() if key != channel_id}, version):
             return True
-    raise Contended(f"channels of application {application_id} changed on every attempt")
+    raise Contended(f"the channels of application {application_id}")

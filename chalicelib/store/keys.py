@@ -23,6 +23,16 @@ def is_condition_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+ATTEMPTS = 5  # read-modify-writes of one versioned item before giving up
+
+
+class Contended(Exception):
+    """Other writers changed the versioned item on every one of ATTEMPTS read-modify-writes (a 409: try again)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} were changed by other requests on each of {ATTEMPTS} attempts; try again")
+
+
 def version_is(version: int | None) -> Any:
     """The condition of a versioned item's write: the stored item is still at `version` (None: there is none)."""
     return KeyModel.key.does_not_exist() if version is None else KeyModel.value == version

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -27,12 +27,11 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.settings import get_settings
 from chalicelib.signing import KeyType, Signer, new_ed25519, new_hmac
+from chalicelib.store.keys import ATTEMPTS, Contended, save_versioned, version_is
 from chalicelib.store.keys import get as get_key
-from chalicelib.store.keys import save_versioned, version_is
 from chalicelib.store.models import KeyModel
 
 MAX_KEYS = 10
-ATTEMPTS = 5
 NONCE_BYTES = 12
 SYSTEM = "system"  # who created the key an application that predates signing gets before its first signed run
 
@@ -63,10 +62,6 @@ class TooMany(Exception):
 
 class LastKey(Exception):
     """Retiring this key would leave the application without an active key that does not expire."""
-
-
-class Contended(Exception):
-    """Other writers changed the set on every attempt."""
 
 
 class NotConfigured(Exception):
@@ -239,8 +234,8 @@ def ensure(application_id: int, now: int) -> KeySet:
             return found
         first, _ = first_set(application_id, now, SYSTEM)
         if _write(first):
-            return read(application_id) or first
-    raise Contended(f"signing keys of application {application_id} changed on every attempt")
+            return replace(first, version=1)
+    raise Contended(f"the signing keys of application {application_id}")
 
 
 def create(application_id: int, key_type: KeyType, now: int, expires_at: int | None,
@@ -253,7 +248,7 @@ def create(application_id: int, key_type: KeyType, now: int, expires_at: int | N
         updated, created = current.with_new(key_type, now, expires_at, created_by)
         if _write(updated):
             return created
-    raise Contended(f"signing keys of application {application_id} changed on every attempt")
+    raise Contended(f"the signing keys of application {application_id}")
 
 
 def retire(application_id: int, key_id: str, now: int) -> bool:
@@ -270,4 +265,4 @@ def retire(application_id: int, key_id: str, now: int) -> bool:
                           "another before retiring this one")  # fmt: skip
         if _write(KeySet(application_id, kept, current.wrapped, current.version)):
             return True
-    raise Contended(f"signing keys of application {application_id} changed on every attempt")
+    raise Contended(f"the signing keys of application {application_id}")

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chalicelib.store.keys import ATTEMPTS, Contended, save_versioned
 from chalicelib.store.keys import get as get_key
-from chalicelib.store.keys import save_versioned
 from chalicelib.store.models import KeyModel
 
 MAX_PER_APPLICATION = 64  # 64 values of up to 4 KB stay well inside one item's 400 KB
-ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,6 @@ class Variable:
 
 class TooMany(Exception):
     """The application already holds MAX_PER_APPLICATION variables."""
-
-
-class Contended(Exception):
-    """Other writers changed the set on every attempt."""
 
 
 def _key(application_id: int) -> str:
@@ -82,7 +77,7 @@ def put(application_id: int, variable: Variable, expected: Variable | None = Non
         kept = replace(variable, created_by=existing.created_by if existing else variable.updated_by)
         if _write(application_id, {**current, variable.name: kept}, version):
             return existing is None
-    raise Contended(f"variables of application {application_id} changed on every attempt")
+    raise Contended(f"the variables of application {application_id}")
 
 
 def delete(application_id: int, name: str, expected: Variable | None = None) -> bool:
@@ -93,4 +88,4 @@ def delete(application_id: int, name: str, expected: Variable | None = None) -> 
             return False
         if _write(application_id, {key: v for key, v in current.items() if key != name}, version):
             return True
-    raise Contended(f"variables of application {application_id} changed on every attempt")
+    raise Contended(f"the variables of application {application_id}")

@@ -304,7 +304,20 @@ def channel_renamed_onto_another(scene: Scene) -> list[int]:
     return [expect(answer, errors.Conflict, says="already exists")]
 
 
+def channels_contended(scene: Scene) -> list[int]:
+    """Another request wins every read-modify-write of the application's channels."""
+    from chalicelib.store import channels
+
+    app_id = scene.ids["applicationId"]
+    body = {"type": "webhook", "url": "https://hooks.example.com/a", "name": "busy"}
+    made = scene.api.post(f"/_/scheduler/applications/{app_id}/channels", body).json
+    scene.patch.setattr(channels, "save_versioned", lambda item, version: False)
+    answer = scene.api.delete(f"/_/scheduler/applications/{app_id}/channels/{made['id']}")
+    return [expect(answer, errors.Conflict, says="try again")]
+
+
 OWN_RECIPES: dict[tuple[str, int], Recipe] = {
+    ("scheduler.channel.delete", 409): channels_contended,
     ("scheduler.channel.create", 409): one_channel_too_many,
     ("scheduler.channel.update", 409): channel_renamed_onto_another,
     ("scheduler.signing-key.create", 409): one_key_too_many,
