@@ -174,7 +174,7 @@ function channelForm(appId, path) {
       ),
       h("div", { class: "field-error", role: "alert" }),
     ),
-    h("div", { id: "form-error" }),
+    h("div", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create channel")),
   );
   form.addEventListener("submit", async (event) => {

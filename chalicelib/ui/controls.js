@@ -11,7 +11,7 @@ export function localTime(iso) {
   return at.toISOString().slice(0, 16);
 }
 
-const utc = (text) => (text ? new Date(text).toISOString() : null);
+export const utc = (text) => (text ? new Date(text).toISOString() : null);
 const yourTime = (rest) => `In your time (${viewerZone()}). ${rest}`;
 
 function timeInput(name, label, value, hint) {
@@ -57,7 +57,7 @@ function smallForm(id, fields, submit, send) {
     "form",
     { class: "card", id, novalidate: true },
     fields,
-    h("div", { id: "form-error" }),
+    h("div", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, submit)),
   );
   form.addEventListener("submit", async (event) => {

@@ -96,7 +96,7 @@ export function input(name, label, attrs = {}, hint = null) {
 export function clearErrors(form) {
   for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
   for (const field of form.querySelectorAll(".field.invalid")) field.classList.remove("invalid");
-  form.querySelector("#form-error").replaceChildren();
+  form.querySelector(".form-error").replaceChildren();
 }
 
 // The API names each bad field in `details`; show each message next to its input.
@@ -112,7 +112,7 @@ export function showErrors(form, error) {
       field.querySelector(".field-error").textContent = detail.message;
     } else unplaced.push(`${detail.field}: ${detail.message}`);
   }
-  const box = form.querySelector("#form-error");
+  const box = form.querySelector(".form-error");
   box.replaceChildren(
     failure(error),
     ...(unplaced.length

@@ -570,7 +570,7 @@ export async function jobForm(id) {
         ],
       }),
     ),
-    h("div", { id: "form-error" }),
+    h("div", { class: "form-error", role: "alert" }),
     h(
       "div",
       { class: "actions" },

@@ -2,6 +2,7 @@
 // secret is in the answer that created it only, so it is shown once, from memory, and gone on reload.
 
 import { address, del, get, post } from "./api.js";
+import { utc } from "./controls.js";
 import { clearErrors, copyable, failure, h, input, mount, showErrors, viewerZone, when } from "./dom.js";
 
 export const keysHref = (appId) => `#/applications/${appId}/signing-keys`;
@@ -103,7 +104,7 @@ function keyForm(appId, path) {
       ],
     }),
     input("expiresAt", "Expires", { type: "datetime-local" }, `In your time (${viewerZone()}). Empty: never.`),
-    h("div", { id: "form-error" }),
+    h("div", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create key")),
   );
   form.addEventListener("submit", async (event) => {
@@ -112,7 +113,7 @@ function keyForm(appId, path) {
     const { type, expiresAt } = form.elements;
     try {
       const body = { type: type.value };
-      if (expiresAt.value) body.expiresAt = new Date(expiresAt.value).toISOString();
+      if (expiresAt.value) body.expiresAt = utc(expiresAt.value);
       await keyPage(appId, await post(path, body));
     } catch (error) {
       showErrors(form, error);

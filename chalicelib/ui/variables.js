@@ -157,7 +157,7 @@ function variableForm(appId, variables) {
     input("value", "Value", { maxlength: 4096, autocomplete: "off", spellcheck: "false" }),
     note,
     input("secret", "Secret (write-only: its value is never shown again, not even here)", { type: "checkbox" }),
-    h("div", { id: "form-error" }),
+    h("div", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, save),
   );
   const { name, value, secret } = form.elements;

@@ -94,7 +94,7 @@ def test_create_a_job_with_the_cron_preview_fix_errors_run_it_and_disable_it(pag
     page.click("#job-form button[type=submit]")
     page.wait_for_selector("[data-field='taskConfig.url'].invalid")
     assert "169.254.169.254 is a loopback, private" in page.inner_text("[data-field='taskConfig.url'] .field-error")
-    assert page.inner_text("#form-error").startswith("URL_NOT_ALLOWED")
+    assert page.inner_text("#job-form .form-error").startswith("URL_NOT_ALLOWED")
     screenshot(page, "form")
 
     page.fill("[name='taskConfig.url']", f"{stack['target'].base}/ok")
@@ -221,7 +221,7 @@ def test_variables_are_added_masked_when_secret_and_not_deleted_while_jobs_use_t
     save_variable(page, "JOB_NAME", "x")  # a built-in: the API's 400, shown as on the other forms
     page.wait_for_selector("[data-field=name].invalid")
     assert "built in" in page.inner_text("[data-field=name] .field-error")
-    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+    assert page.inner_text("#variable-form .form-error").startswith("VALIDATION_ERROR")
 
     url = "https://${SHOP_HOST}/orders"
     for name in ("shop-sync-a", "shop-sync-b"):
@@ -332,7 +332,7 @@ def test_signing_keys_are_created_shown_once_and_retired_but_not_the_last_that_d
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("[data-field=expiresAt].invalid")
     assert "must be in the future" in page.inner_text("[data-field=expiresAt] .field-error")
-    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+    assert page.inner_text("#key-form .form-error").startswith("VALIDATION_ERROR")
 
     page.select_option("#key-form [name=type]", "hmac")
     page.fill("#key-form [name=expiresAt]", "")
@@ -375,7 +375,7 @@ def test_a_job_that_signs_nothing_and_expects_a_json_value_is_made_in_the_form_a
     page.fill("[name='retryPolicy.maxAttempts']", "1")
     page.click("#job-form button[type=submit]")
     page.wait_for_selector("[data-field='taskConfig.expect.status'].invalid")  # 7xx: the API's 400, placed
-    assert page.inner_text("#form-error").startswith("VALIDATION_ERROR")
+    assert page.inner_text("#job-form .form-error").startswith("VALIDATION_ERROR")
     page.fill("[name='taskConfig.expect.status']", "2xx, 304")
     page.click("#job-form button[type=submit]")
     page.wait_for_selector("#job-name:has-text('unsigned-check')")
@@ -460,7 +460,7 @@ def test_alert_channels_are_created_with_the_url_shown_once_tested_and_their_del
     page.fill("#channel-form [name=url]", "http://169.254.169.254/latest")  # the API's refusal, on its field
     page.click("#channel-form button[type=submit]")
     page.wait_for_selector("[data-field=url].invalid")
-    assert page.inner_text("#form-error").startswith("URL_NOT_ALLOWED")
+    assert page.inner_text("#channel-form .form-error").startswith("URL_NOT_ALLOWED")
     url = f"{target.base}/ui-hook/secret-part"
     page.fill("#channel-form [name=url]", url)
     page.uncheck("#channel-form [name=events][value=late]")
