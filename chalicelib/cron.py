@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -175,7 +176,19 @@ def _iterator(fields: list[str], start: datetime) -> croniter:
     # crontab's day rule: when both day fields are restricted a day matches either; a field that starts with `*`
     # (`*`, `*/2`) is not restricted, and the day must match both (croniter would read `*/2` as restricted)
     day_or = not (fields[-3].startswith("*") or fields[-1].startswith("*"))
-    return croniter(" ".join(_single_ranges(fields)), start, second_at_beginning=len(fields) == 6, day_or=day_or)
+    line = " ".join(_single_ranges(fields))
+    if day_or and _every_weekday(line, len(fields) == 6):
+        # a restricted day-of-week that names every day (`0-6`, `mon-sun`): crontab then runs every day, whatever the
+        # day of month says; croniter reads it as `*` and would keep only the day of month (found against cronsim)
+        parts = line.split()
+        line = " ".join([*parts[:-3], "*", parts[-2], "*"])
+    return croniter(line, start, second_at_beginning=len(fields) == 6, day_or=day_or)
+
+
+@lru_cache(maxsize=1024)
+def _every_weekday(line: str, seconds: bool) -> bool:
+    expanded, _ = croniter.expand(line, second_at_beginning=seconds)
+    return bool(expanded[4] == ["*"])  # croniter's order: minute, hour, day of month, month, day of week, second
 
 
 _SINGLE_RANGE = re.compile(r"(?<![\w*])(\w+)-(\w+)(?:/\d+)?(?![\w-])")

@@ -7,7 +7,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import cron
@@ -67,12 +67,16 @@ def theirs(line: str, start: datetime, count: int, zone: str = "UTC") -> list[da
 
 @settings(max_examples=400, deadline=None)
 @given(pattern(seconds=False), STARTS, ZONES)
+@example("0 0 1,*/2 * 0-6", datetime(2020, 1, 2, tzinfo=UTC), "UTC")  # a day-of-week naming every day
+@example("0 0 1,*/2 * 1-5,0,6", datetime(2020, 1, 2, tzinfo=UTC), "Asia/Tokyo")
 def test_five_field_lines_fire_when_cronsim_says(line, start, zone):
     assert ours(line, start, 5, zone) == theirs(line, start, 5, zone)
 
 
 @settings(max_examples=150, deadline=None)
 @given(pattern(seconds=True), STARTS)
+@example("* * * 1,*/2 * 0-6", datetime(2020, 1, 2, tzinfo=UTC))  # found by hypothesis: odd days only, not every day
+@example("* * * 2 * 0", datetime(2020, 1, 1, tzinfo=UTC))
 def test_lines_with_seconds_fire_when_cronsim_says(line, start):
     assert ours(line, start, 5) == theirs(line, start, 5)
 
