@@ -555,7 +555,8 @@ class Engine:
         from moto.sqs.models import sqs_backends
 
         held = sqs_backends[DEFAULT_ACCOUNT_ID][get_settings().region].queues[self.url.rsplit("/", 1)[1]]
-        return [(queue.decode(m.body), int(max(m.delayed_until, m.visible_at))) for m in list(held._messages)]
+        return [(queue.decode(m.body), int(max(m.delayed_until, m.visible_at, m.sent_timestamp or 0)))
+                for m in list(held._messages)]  # fmt: skip  # a message sent with no delay: receivable when sent
 
     def redeliver(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The messages of these records come back now, as when their visibility timeout runs out."""
