@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -85,7 +86,7 @@ def _kms() -> Any:
 def reset() -> None:
     """Forget the KMS client and the unwrapped data keys (the tests start a new AWS account per test)."""
     _kms.cache_clear()
-    _unwrap.cache_clear()
+    _unwrapped.cache_clear()
 
 
 def _context(application_id: int) -> dict[str, str]:
@@ -109,8 +110,17 @@ def _new_data_key(application_id: int) -> tuple[bytes, dict[str, str]]:
     return plain, {"local": _seal_with(_master(), plain, str(application_id))}
 
 
-@lru_cache(maxsize=256)
+_unwrapping = threading.Lock()
+
+
 def _unwrap(application_id: int, kind: str, blob: str) -> bytes:
+    """The data key, unwrapped once per process however many runs of a batch ask for it at the same moment."""
+    with _unwrapping:
+        return _unwrapped(application_id, kind, blob)
+
+
+@lru_cache(maxsize=256)
+def _unwrapped(application_id: int, kind: str, blob: str) -> bytes:
     if kind == "kms":
         opened = _kms().decrypt(CiphertextBlob=base64.b64decode(blob), EncryptionContext=_context(application_id))
         return bytes(opened["Plaintext"])
